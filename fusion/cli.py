@@ -1,0 +1,107 @@
+"""Command line: `python -m fusion fuse --source S --target T --out O [options]`.
+
+Exit codes: 0 success, 2 bad arguments or input (one line on stderr), 3 no face found, 4 engine
+unavailable, 5 output could not be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from fusion.errors import EngineUnavailable, FusionError, NoFaceFound, OutputError
+from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, FusionOptions
+
+EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 2, 3, 4, 5
+
+
+def _face_index(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a face index (0, 1, 2, ... or all)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fusion.engines import ENGINE_NAMES
+
+    parser = argparse.ArgumentParser(prog="python -m fusion", description="Offline face fusion.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fuse = commands.add_parser("fuse", help="fuse the source's face into the target photo")
+    fuse.add_argument("--source", required=True, help="photo with the face to use")
+    fuse.add_argument("--target", required=True, help="photo to put the face into")
+    fuse.add_argument("--out", required=True, help="output file (.png, .jpg or .webp)")
+    fuse.add_argument("--blend", type=float, default=1.0, help="0 = target, 1 = source identity")
+    fuse.add_argument("--mode", choices=MODES, default="normal")
+    fuse.add_argument("--smoothing", type=float, default=0.0, help="skin smoothing 0..1")
+    fuse.add_argument("--brightness", type=float, default=0.0, help="-1..1")
+    fuse.add_argument("--contrast", type=float, default=0.0, help="-1..1")
+    fuse.add_argument("--saturation", type=float, default=0.0, help="-1..1")
+    fuse.add_argument("--sharpen", type=float, default=0.0, help="0..1")
+    fuse.add_argument(
+        "--resolution", default="original", help=f"{'|'.join(RESOLUTION_PRESETS)} or WxH (e.g. 1024x1792)"
+    )
+    fuse.add_argument("--fit", choices=FITS, default="pad")
+    fuse.add_argument("--source-face", type=int, default=0, help="face index in the source, largest first")
+    fuse.add_argument("--target-face", type=_face_index, default=0, help="face index in the target, or all")
+    fuse.add_argument("--engine", choices=ENGINE_NAMES, default="classic")
+    fuse.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from --out)")
+    fuse.add_argument("--json", action="store_true", help="print timings, warnings and face boxes as JSON")
+    return parser
+
+
+def _run_fuse(args: argparse.Namespace) -> int:
+    from fusion.io import encode_image, format_for_path, write_atomic
+    from fusion.pipeline import fuse
+
+    options = FusionOptions(
+        blend_ratio=args.blend,
+        mode=args.mode,
+        skin_smoothing=args.smoothing,
+        brightness=args.brightness,
+        contrast=args.contrast,
+        saturation=args.saturation,
+        sharpen=args.sharpen,
+        resolution=args.resolution,
+        fit=args.fit,
+        source_face=args.source_face,
+        target_face=args.target_face,
+        engine=args.engine,
+    )
+    result = fuse(args.source, args.target, options)
+    fmt = args.format or format_for_path(args.out)
+    text = {"Software": "face-fusion", "fusion-options": json.dumps(options.as_dict())}
+    write_atomic(args.out, encode_image(result.image, fmt, text))
+    report = result.report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for note in result.warnings:
+            print(f"warning: {note}", file=sys.stderr)
+        width, height = report["size"]  # type: ignore[misc]
+        print(f"wrote {args.out} ({width}x{height}) in {result.timings['total']:.2f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return _run_fuse(args)
+    except NoFaceFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_FACE
+    except EngineUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except FusionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

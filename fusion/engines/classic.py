@@ -1,0 +1,148 @@
+"""Classic landmark engine: works offline on any CPU, needs only the dlib landmarks.
+
+For blend ratio b the face takes geometry target + b * (aligned source - target): the target's own
+face region is morphed to that shape (so jaw and proportions follow the source), the source face is
+piecewise-affine warped onto it, given the target's light, and composited with a feathered mask.
+b = 0 gives the target back unchanged; identity moves steadily toward the source as b grows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from fusion.blend import composite, face_mask, lighting_offset, overlay, poisson_offset, unsharp
+from fusion.engines.base import Availability, FacePatch
+from fusion.faces import Face
+from fusion.geometry import (
+    apply_affine,
+    border_anchors,
+    invert_affine,
+    piecewise_affine_maps,
+    similarity_transform,
+    with_forehead,
+)
+from fusion.options import FusionOptions
+
+CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
+SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
+
+
+def _crop_box(points: np.ndarray, face_size: float, width: int, height: int) -> tuple[int, int, int, int]:
+    margin = CROP_MARGIN * face_size
+    x0 = max(0, math.floor(points[:, 0].min() - margin))
+    y0 = max(0, math.floor(points[:, 1].min() - margin))
+    x1 = min(width, math.ceil(points[:, 0].max() + margin))
+    y1 = min(height, math.ceil(points[:, 1].max() + margin))
+    return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
+
+
+def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_size: float) -> np.ndarray:
+    """How far each target landmark must move to take the source's face shape.
+
+    The source is aligned with a full affine fit, which absorbs pose (a turned head is a narrower
+    face), so what is left is shape. Offsets are capped: beyond that they are pose or expression,
+    and following them tears the target's ears, hair or collar.
+    """
+    design = np.hstack([source_points, np.ones((len(source_points), 1), np.float32)])
+    solution, *_ = np.linalg.lstsq(design, target_points, rcond=None)
+    offset = design @ solution - target_points
+    length = np.linalg.norm(offset, axis=1, keepdims=True)
+    cap = SHAPE_OFFSET_CAP * face_size
+    return (offset * np.minimum(1.0, cap / np.maximum(length, 1e-6))).astype(np.float32)
+
+
+def _warp_source(
+    source: np.ndarray,
+    source_points: np.ndarray,
+    out_points_local: np.ndarray,
+    to_target: np.ndarray,
+    origin: tuple[int, int],
+    crop_size: tuple[int, int],
+) -> np.ndarray:
+    """The source face warped onto `out_points_local`, as an RGB crop of `crop_size`."""
+    width, height = crop_size
+    anchors = border_anchors(width, height)
+    to_source = invert_affine(to_target)
+    anchors_in_source = apply_affine(to_source, anchors + np.float32(origin))
+    src_all = np.vstack([source_points, anchors_in_source])
+    # Work from a source window at about the output's scale: downscaling first avoids aliasing.
+    source_per_output = 1.0 / math.sqrt(abs(np.linalg.det(to_target[:, :2])))
+    sx0, sy0 = np.floor(src_all.min(axis=0)).astype(int) - 2
+    sx1, sy1 = np.ceil(src_all.max(axis=0)).astype(int) + 2
+    sx0, sy0 = max(0, sx0), max(0, sy0)
+    sx1, sy1 = min(source.shape[1], sx1), min(source.shape[0], sy1)
+    window = source[sy0:sy1, sx0:sx1]
+    src_local = src_all - np.float32([sx0, sy0])
+    if source_per_output > 1.5 and window.size:
+        shrink = 1.0 / source_per_output
+        size = (max(1, round(window.shape[1] * shrink)), max(1, round(window.shape[0] * shrink)))
+        window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
+        src_local = src_local * np.float32([size[0] / (sx1 - sx0), size[1] / (sy1 - sy0)])
+    dst_all = np.vstack([out_points_local, anchors])
+    map_x, map_y = piecewise_affine_maps(dst_all, src_local, width, height)
+    interpolation = cv2.INTER_CUBIC if source_per_output < 0.8 else cv2.INTER_LINEAR
+    warped = cv2.remap(window, map_x, map_y, interpolation, borderMode=cv2.BORDER_REFLECT)
+    if source_per_output < 0.8:
+        # Stage-2 detail: the source face is enlarged here, so restore edge contrast in proportion.
+        upscale = 1.0 / source_per_output
+        warped = unsharp(warped, min(0.8, 0.35 * math.log2(upscale)), 0.6 * upscale)
+    return warped
+
+
+def _morph_target(
+    crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray
+) -> np.ndarray:
+    """The target crop reshaped so its landmarks move to `out_local`; the crop border stays put."""
+    height, width = crop.shape[:2]
+    anchors = border_anchors(width, height)
+    map_x, map_y = piecewise_affine_maps(
+        np.vstack([out_local, anchors]), np.vstack([target_local, anchors]), width, height
+    )
+    return cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+class ClassicEngine:
+    name = "classic"
+
+    def availability(self) -> Availability:
+        return Availability(True)
+
+    def fuse_face(
+        self,
+        source: np.ndarray,
+        source_face: Face,
+        target: np.ndarray,
+        target_face: Face,
+        options: FusionOptions,
+    ) -> FacePatch:
+        ratio = options.blend_ratio
+        target_points = with_forehead(target_face.landmarks)
+        source_points = with_forehead(source_face.landmarks)
+        face_size = target_face.size
+        to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
+        out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        height, width = target.shape[:2]
+        x0, y0, x1, y1 = _crop_box(np.vstack([target_points, out_points]), face_size, width, height)
+        origin = (x0, y0)
+        crop = target[y0:y1, x0:x1]
+        out_local = out_points - np.float32(origin)
+        mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size)
+        if ratio == 0.0:
+            return FacePatch(crop.copy(), origin, mask, out_points)
+
+        background = _morph_target(crop, target_points - np.float32(origin), out_local)
+        warped = _warp_source(source, source_points, out_local, to_target, origin, (x1 - x0, y1 - y0))
+        face = warped.astype(np.float32)
+        if options.mode == "blend":
+            face += poisson_offset(warped, background, mask, face_size)
+        else:
+            face += lighting_offset(background, warped, mask, face_size)
+            if options.mode == "overlay":
+                face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
+        if ratio < 1.0:
+            face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
+        pixels = composite(background, face, mask)
+        return FacePatch(pixels, origin, mask, out_points)

@@ -1,0 +1,164 @@
+"""Face detection (dlib HOG) and 68-point landmarks, plus the quality checks users are warned about.
+
+Detection runs on a small copy (it costs in proportion to area); landmarks run on the analysis copy
+(longest side <= working limit); boxes and points are mapped back to full-resolution coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import dlib
+import numpy as np
+
+from fusion.dlib_models import face_detector, landmark_predictor
+from fusion.errors import FaceIndexOutOfRange, NoFaceFound
+
+FAST_DETECT_SIDE = 640  # first pass: no upsampling, finds faces wider than ~1/8 of the image
+THOROUGH_DETECT_SIDE = 1280  # second pass, only when the first finds nothing: upsampled once
+SMALL_FACE_PX = 128
+SMALL_SOURCE_PX = 512
+BLUR_VARIANCE_LIMIT = 25.0
+YAW_LIMIT_DEG = 30.0
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in full-resolution pixel coordinates."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1
+    landmarks: np.ndarray  # (68, 2) float32, x/y
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def size(self) -> float:
+        """Face scale: outer-eye-corner distance x 2.2, steadier than the detector box."""
+        return float(np.linalg.norm(self.landmarks[45] - self.landmarks[36]) * 2.2)
+
+    def scaled(self, sx: float, sy: float) -> Face:
+        x0, y0, x1, y1 = self.box
+        box = (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
+        return Face(box, (self.landmarks * np.float32([sx, sy])).astype(np.float32))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"box": list(self.box), "yaw_degrees": round(estimate_yaw(self.landmarks), 1)}
+
+
+def _downscaled_gray(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
+    height, width = image.shape[:2]
+    scale = min(1.0, longest_side / max(height, width))
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return gray, scale
+
+
+def _detect_boxes(image: np.ndarray, thorough: bool) -> list[tuple[float, float, float, float]]:
+    """Face boxes in full-resolution coordinates (floats)."""
+    detector = face_detector()
+    passes = [(FAST_DETECT_SIDE, 0), (THOROUGH_DETECT_SIDE, 1)]
+    boxes: list[tuple[float, float, float, float]] = []
+    for side, upsample in passes:
+        if boxes and not thorough:
+            break
+        gray, scale = _downscaled_gray(image, side)
+        found = [
+            (r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
+            for r in detector(gray, upsample)
+        ]
+        if thorough and boxes:
+            found = [b for b in found if not any(_iou(b, kept) > 0.3 for kept in boxes)]
+        boxes.extend(found)
+    return boxes
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def detect_faces(image: np.ndarray, working_limit: int = 2048, thorough: bool = False) -> list[Face]:
+    """All faces, largest first. `thorough` also runs the upsampled pass to find small faces."""
+    boxes = _detect_boxes(image, thorough)
+    if not boxes:
+        return []
+    gray, scale = _downscaled_gray(image, working_limit)
+    predictor = landmark_predictor()
+    height, width = image.shape[:2]
+    faces = []
+    for x0, y0, x1, y1 in boxes:
+        rect = dlib.rectangle(round(x0 * scale), round(y0 * scale), round(x1 * scale), round(y1 * scale))
+        shape = predictor(gray, rect)
+        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32) / scale
+        box = (
+            max(0, round(x0)),
+            max(0, round(y0)),
+            min(width, round(x1)),
+            min(height, round(y1)),
+        )
+        faces.append(Face(box, points))
+    faces.sort(key=lambda f: f.size, reverse=True)
+    return faces
+
+
+def choose_faces(faces: list[Face], index: int | str, role: str) -> list[Face]:
+    if not faces:
+        raise NoFaceFound(role)
+    if index == "all":
+        return faces
+    assert isinstance(index, int)
+    if index >= len(faces):
+        raise FaceIndexOutOfRange(role, index, len(faces))
+    return [faces[index]]
+
+
+def estimate_yaw(landmarks: np.ndarray) -> float:
+    """Approximate head yaw in degrees from where the nose sits between the cheek contour points."""
+    left, right, nose = landmarks[1, 0], landmarks[15, 0], landmarks[30, 0]
+    span = right - left
+    if span <= 1e-3:
+        return 90.0
+    offset = 2.0 * (nose - left) / span - 1.0
+    return math.degrees(math.asin(float(np.clip(offset, -1.0, 1.0))))
+
+
+def blur_variance(image: np.ndarray, face: Face) -> float:
+    """Laplacian variance of the face normalised to 256 px wide: low means blurry."""
+    x0, y0, x1, y1 = face.box
+    crop = image[y0:y1, x0:x1]
+    if crop.size == 0:
+        return 0.0
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    gray = cv2.resize(gray, (256, max(1, round(256 * gray.shape[0] / gray.shape[1]))), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_32F).var())
+
+
+def quality_warnings(image: np.ndarray, face: Face, role: str) -> list[str]:
+    notes = []
+    if face.width < SMALL_FACE_PX:
+        notes.append(
+            f"The {role} face is small ({face.width} px wide); results are best above {SMALL_FACE_PX} px."
+        )
+    if role == "source" and min(image.shape[:2]) < SMALL_SOURCE_PX:
+        notes.append(
+            f"The source photo is small ({image.shape[1]}x{image.shape[0]}); "
+            f"use one at least {SMALL_SOURCE_PX} px on its short side for sharper faces."
+        )
+    if face.width >= 48 and blur_variance(image, face) < BLUR_VARIANCE_LIMIT:
+        notes.append(f"The {role} face looks blurry; a sharper photo gives a better result.")
+    yaw = estimate_yaw(face.landmarks)
+    if abs(yaw) > YAW_LIMIT_DEG:
+        notes.append(
+            f"The {role} face is turned about {abs(yaw):.0f} degrees; faces within "
+            f"{YAW_LIMIT_DEG:.0f} degrees of frontal fuse best."
+        )
+    return notes

@@ -1,0 +1,91 @@
+"""Landmark geometry: forehead extension, similarity alignment and piecewise-affine (Delaunay) maps."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+JAW = slice(0, 17)
+BROWS = slice(17, 27)
+NOSE_TIP = 30
+CHIN = 8
+# How far above each brow point (17..26) the forehead points sit, as a fraction of brow-to-chin height.
+_FOREHEAD_LIFT = np.array([0.18, 0.26, 0.32, 0.36, 0.38, 0.38, 0.36, 0.32, 0.26, 0.18], np.float32)
+
+
+def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:
+    """The 68 points plus 10 forehead points above the brows: (78, 2) float32."""
+    brows = landmarks_68[BROWS]
+    up = brows.mean(axis=0) - landmarks_68[CHIN]
+    forehead = brows + _FOREHEAD_LIFT[:, None] * up[None, :]
+    return np.vstack([landmarks_68, forehead]).astype(np.float32)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama) mapping src points onto dst points, as a 2x3 matrix."""
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    cov = dst_c.T @ src_c / len(src)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rotation = u @ sign @ vt
+    scale = float(np.trace(np.diag(sigma) @ sign) / max(src_c.var(axis=0).sum(), 1e-12))
+    matrix = np.zeros((2, 3), np.float64)
+    matrix[:, :2] = scale * rotation
+    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
+    return matrix
+
+
+def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    return cv2.invertAffineTransform(matrix)
+
+
+def border_anchors(width: int, height: int, per_side: int = 4) -> np.ndarray:
+    """Points along the rectangle just outside a (width x height) crop, so its whole area is covered."""
+    xs = np.linspace(-1.0, width, per_side + 1)
+    ys = np.linspace(-1.0, height, per_side + 1)
+    top = np.stack([xs, np.full_like(xs, -1.0)], 1)
+    bottom = np.stack([xs, np.full_like(xs, float(height))], 1)
+    left = np.stack([np.full_like(ys[1:-1], -1.0), ys[1:-1]], 1)
+    right = np.stack([np.full_like(ys[1:-1], float(width)), ys[1:-1]], 1)
+    return np.vstack([top, bottom, left, right]).astype(np.float32)
+
+
+def piecewise_affine_maps(
+    dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, step: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps so that output pixel (x, y) samples the source at the matching place.
+
+    The output plane (width x height) is triangulated on `dst_points`; every triangle is mapped
+    affinely onto the same triangle of `src_points`. `dst_points` must enclose the output area (add
+    `border_anchors`). The map is evaluated on a grid every `step` pixels; its displacement from
+    identity is interpolated to full size, so a zero displacement stays exactly zero.
+    """
+    grid_w, grid_h = -(-width // step), -(-height // step)
+    gx = (np.arange(grid_w, dtype=np.float32) + 0.5) * step - 0.5
+    gy = (np.arange(grid_h, dtype=np.float32) + 0.5) * step - 0.5
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    triangulation = Delaunay(dst_points)
+    simplex = triangulation.find_simplex(grid)
+    simplex = np.where(simplex < 0, triangulation.find_simplex(grid, bruteforce=True), simplex)
+    inside = simplex >= 0
+    simplex = np.maximum(simplex, 0)
+    transform = triangulation.transform[simplex]
+    partial = np.einsum("ijk,ik->ij", transform[:, :2], grid - transform[:, 2])
+    barycentric = np.concatenate([partial, 1.0 - partial.sum(axis=1, keepdims=True)], axis=1)
+    corners = src_points[triangulation.simplices[simplex]]  # (N, 3, 2)
+    mapped = np.einsum("ij,ijk->ik", barycentric, corners)
+    displacement = np.where(inside[:, None], mapped - grid, 0.0).astype(np.float32)
+    displacement = displacement.reshape(grid_h, grid_w, 2)
+    full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+    full = full[:height, :width]
+    map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]
+    map_y = full[:, :, 1] + np.arange(height, dtype=np.float32)[:, None]
+    return map_x, map_y

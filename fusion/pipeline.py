@@ -1,0 +1,153 @@
+"""The one place that knows the order of the stages: decode, faces, resize, fuse, retouch, canvas."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fusion.engines import get_engine
+from fusion.faces import Face, choose_faces, detect_faces, quality_warnings
+from fusion.io import ImageInput, decode_image
+from fusion.options import FusionOptions
+from fusion.postprocess import OutputPlan, place_on_canvas, plan_output, resize, sharpen
+from fusion.retouch import adjust_tone, smooth_skin
+
+DETAIL_WARN_RATIO = 2.0  # warn when a face is drawn this many times larger than the source has it
+
+
+@dataclass(frozen=True)
+class FusionResult:
+    image: np.ndarray  # (H, W, 3) RGB uint8
+    timings: dict[str, float]  # seconds per stage, in order, plus "total"
+    warnings: tuple[str, ...]
+    source_face: Face  # in source-image coordinates
+    target_faces: tuple[Face, ...]  # in target-image coordinates (before resizing)
+    output_faces: tuple[Face, ...]  # where the fused faces are in the output image
+    options: FusionOptions = field(default_factory=FusionOptions)
+
+    def report(self) -> dict[str, object]:
+        """JSON-friendly summary for the CLI and the UI."""
+        return {
+            "size": [int(self.image.shape[1]), int(self.image.shape[0])],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "warnings": list(self.warnings),
+            "source_face": self.source_face.as_dict(),
+            "target_faces": [f.as_dict() for f in self.target_faces],
+            "output_faces": [f.as_dict() for f in self.output_faces],
+        }
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - begin
+
+    def finish(self) -> dict[str, float]:
+        self.timings["total"] = time.perf_counter() - self._start
+        return self.timings
+
+
+def _detail_warnings(source_face: Face, output_faces: list[Face], plan: OutputPlan, target_w: int) -> list[str]:
+    notes = []
+    largest = max(face.size for face in output_faces)
+    if largest > DETAIL_WARN_RATIO * source_face.size:
+        notes.append(
+            f"The face is drawn {largest / source_face.size:.1f}x larger than the source photo has it; "
+            "fine detail is limited by the source. A larger source photo gives a sharper face."
+        )
+    enlarge = plan.content_size[0] / target_w
+    if enlarge > DETAIL_WARN_RATIO:
+        notes.append(
+            f"The target photo was enlarged {enlarge:.1f}x to reach the output size; areas away from "
+            "the face can look soft."
+        )
+    return notes
+
+
+def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None = None) -> FusionResult:
+    """Fuse the source's face into the target photo. Raises a FusionError subclass on bad input."""
+    options = options or FusionOptions()
+    watch = _Stopwatch()
+    engine = get_engine(options.engine)
+    with watch.stage("decode"):
+        source_decoded = decode_image(source, "source")
+        target_decoded = decode_image(target, "target")
+    source_image, target_image = source_decoded.pixels, target_decoded.pixels
+    notes = list(source_decoded.warnings + target_decoded.warnings)
+
+    with watch.stage("detect"):
+        source_face = choose_faces(detect_faces(source_image, options.working_limit), options.source_face, "source")[0]
+        target_faces = choose_faces(
+            detect_faces(target_image, options.working_limit, thorough=options.target_face == "all"),
+            options.target_face,
+            "target",
+        )
+    notes += quality_warnings(source_image, source_face, "source")
+    for face in target_faces:
+        notes += quality_warnings(target_image, face, "target")
+
+    target_h, target_w = target_image.shape[:2]
+    plan = plan_output((target_w, target_h), options.output_size, options.fit)
+    with watch.stage("resize"):
+        frame = resize(target_image, plan.content_size)
+        if frame is target_image:
+            frame = target_image.copy()
+        scale_x, scale_y = plan.content_size[0] / target_w, plan.content_size[1] / target_h
+        frame_faces = [face.scaled(scale_x, scale_y) for face in target_faces]
+
+    output_faces = []
+    for face in frame_faces:
+        with watch.stage("fuse"):
+            patch = engine.fuse_face(source_image, source_face, frame, face, options)
+        with watch.stage("retouch"):
+            pixels = patch.pixels
+            if options.skin_smoothing > 0:
+                local = patch.landmarks - np.float32(patch.origin)
+                pixels = smooth_skin(pixels, patch.face_mask, local, face.size, options.skin_smoothing)
+            x0, y0 = patch.origin
+            frame[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
+        output_faces.append(Face(face.box, patch.landmarks[:68].copy()))
+    notes += _detail_warnings(source_face, output_faces, plan, target_w)
+
+    with watch.stage("retouch"):
+        frame = adjust_tone(frame, options.brightness, options.contrast, options.saturation)
+    with watch.stage("canvas"):
+        image = place_on_canvas(frame, plan)
+        if plan.fit == "pad" and not plan.is_identity:
+            offset_x = (plan.canvas_size[0] - plan.content_size[0]) // 2
+            offset_y = (plan.canvas_size[1] - plan.content_size[1]) // 2
+        elif plan.fit == "crop":
+            offset_x = -((plan.content_size[0] - plan.canvas_size[0]) // 2)
+            offset_y = -((plan.content_size[1] - plan.canvas_size[1]) // 2)
+        else:
+            offset_x = offset_y = 0
+        output_faces = [_shift(face, offset_x, offset_y) for face in output_faces]
+    if options.sharpen > 0:
+        with watch.stage("sharpen"):
+            image = sharpen(image, options.sharpen)
+    return FusionResult(
+        image=image,
+        timings=watch.finish(),
+        warnings=tuple(dict.fromkeys(notes)),
+        source_face=source_face,
+        target_faces=tuple(target_faces),
+        output_faces=tuple(output_faces),
+        options=options,
+    )
+
+
+def _shift(face: Face, dx: int, dy: int) -> Face:
+    x0, y0, x1, y1 = face.box
+    return Face((x0 + dx, y0 + dy, x1 + dx, y1 + dy), face.landmarks + np.float32([dx, dy]))

@@ -1,0 +1,85 @@
+"""Output geometry: aspect-preserving fit, reflect padding, crop, stretch and sharpening.
+
+The pipeline first scales the target to the size its content will have in the output ("content
+size"), fuses the face at that size, then pads or crops to the exact canvas. Upscaling the frame is
+stage 1 of the two-stage upscale; fusing the face at the final size from the full-resolution source
+is stage 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fusion.blend import unsharp
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    content_size: tuple[int, int]  # (width, height) the target is scaled to before fusing
+    canvas_size: tuple[int, int]  # (width, height) of the final image
+    fit: str
+
+    @property
+    def is_identity(self) -> bool:
+        return self.content_size == self.canvas_size
+
+
+def plan_output(target_size: tuple[int, int], output_size: tuple[int, int] | None, fit: str) -> OutputPlan:
+    """Where the target's pixels go. Sizes are (width, height)."""
+    width, height = target_size
+    if output_size is None:
+        return OutputPlan(target_size, target_size, "original")
+    out_w, out_h = output_size
+    if fit == "stretch":
+        return OutputPlan(output_size, output_size, fit)
+    if fit == "pad":
+        scale = min(out_w / width, out_h / height)
+        content = (min(out_w, max(1, round(width * scale))), min(out_h, max(1, round(height * scale))))
+    else:  # crop: cover the canvas
+        scale = max(out_w / width, out_h / height)
+        content = (max(out_w, round(width * scale)), max(out_h, round(height * scale)))
+    return OutputPlan(content, output_size, fit)
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (width, height): area averaging when shrinking, Lanczos when enlarging."""
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
+def reflect_pad(image: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """Mirror padding of any amount. Reflection can add at most size-1 pixels at a time, so large
+    pads are done in steps; a 1-pixel-wide side can't be mirrored and is replicated instead."""
+    while top or bottom or left or right:
+        height, width = image.shape[:2]
+        reach_y, reach_x = height - 1, width - 1
+        if (reach_y == 0 and (top or bottom)) or (reach_x == 0 and (left or right)):
+            return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+        step = [min(top, reach_y), min(bottom, reach_y), min(left, reach_x), min(right, reach_x)]
+        image = cv2.copyMakeBorder(image, *step, cv2.BORDER_REFLECT_101)
+        top, bottom, left, right = top - step[0], bottom - step[1], left - step[2], right - step[3]
+    return image
+
+
+def place_on_canvas(image: np.ndarray, plan: OutputPlan) -> np.ndarray:
+    """Pad (centred, reflect) or centre-crop the content to exactly the canvas size."""
+    out_w, out_h = plan.canvas_size
+    height, width = image.shape[:2]
+    if plan.fit == "crop":
+        x0, y0 = (width - out_w) // 2, (height - out_h) // 2
+        return np.ascontiguousarray(image[y0 : y0 + out_h, x0 : x0 + out_w])
+    if plan.fit == "pad" and (width, height) != (out_w, out_h):
+        left, top = (out_w - width) // 2, (out_h - height) // 2
+        return reflect_pad(image, top, out_h - height - top, left, out_w - width - left)
+    return image
+
+
+def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
+    """Unsharp mask, 0..1 mapped to a gain of 0..1.5 with a fine radius (keeps halos away)."""
+    return unsharp(image, 1.5 * amount, 1.0)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One command for everything. On a fresh machine it creates .venv and installs the project first.
+#   ./run.sh                 set up, then start the app (until the web UI lands: a CLI demo)
+#   ./run.sh test [ARGS]     set up, then lint and run the whole test suite (ARGS go to pytest)
+#   ./run.sh fuse ARGS       the command line: python -m fusion fuse ARGS
+#   ./run.sh bench           the speed and quality benchmarks (tables in benchmarks/results/)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VENV="${FUSION_VENV:-.venv}"
+PYTHON="$VENV/bin/python"
+
+setup() {
+    if [ ! -x "$PYTHON" ]; then
+        echo "Creating the virtual environment in $VENV ..."
+        python3 -m venv "$VENV"
+    fi
+    # Reinstall only when pyproject.toml changed since the last install.
+    local stamp="$VENV/.fusion-installed"
+    local want
+    want="$(sha256sum pyproject.toml run.sh | sha256sum | cut -c1-16)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "Installing the project and its dependencies (first run takes a minute) ..."
+        "$PYTHON" -m pip install --quiet --upgrade pip
+        "$PYTHON" -m pip install --quiet -e ".[dev]"
+        # insightface ships real test photos (six faces in t1.jpg); only its data files are used,
+        # so it is installed without its dependencies (they would bring a second OpenCV).
+        "$PYTHON" -m pip install --quiet --no-deps "insightface==2.1"
+        echo "$want" >"$stamp"
+    fi
+}
+
+case "${1:-}" in
+    test)
+        shift
+        setup
+        "$PYTHON" -m ruff check fusion webui tests benchmarks
+        "$PYTHON" -m ruff format --check fusion webui tests benchmarks
+        "$PYTHON" -m mypy fusion
+        exec "$PYTHON" -m pytest "$@"
+        ;;
+    fuse)
+        shift
+        setup
+        exec "$PYTHON" -m fusion fuse "$@"
+        ;;
+    bench)
+        shift
+        setup
+        "$PYTHON" benchmarks/speed.py "$@"
+        exec "$PYTHON" benchmarks/quality.py
+        ;;
+    *)
+        setup
+        mkdir -p out
+        exec "$PYTHON" -m fusion.demo "$@"
+        ;;
+esac
