@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One command for everything. On a fresh machine it creates .venv and installs the project first.
-#   ./run.sh                 set up, then start the app (until the web UI lands: a CLI demo)
+#   ./run.sh [FLAGS]         set up, then start the web UI on 0.0.0.0:7860 (python -m webui FLAGS:
+#                            --port N --host ADDR --share --auth user:password --cpu). Running it again
+#                            replaces the instance already serving that port (see webui/instance.py).
 #   ./run.sh test [ARGS]     set up, then lint and run the whole test suite (ARGS go to pytest)
 #   ./run.sh fuse ARGS       the command line: python -m fusion fuse ARGS
 #   ./run.sh bench           the speed and quality benchmarks (tables in benchmarks/results/)
@@ -52,7 +54,6 @@ case "${1:-}" in
         ;;
     *)
         setup
-        mkdir -p out
-        exec "$PYTHON" -m fusion.demo "$@"
+        exec "$PYTHON" -m webui "$@"
         ;;
 esac

@@ -1,0 +1,1 @@
+"""The Gradio web UI for the fusion library; the only package in this project that imports gradio."""

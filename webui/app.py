@@ -1,0 +1,242 @@
+"""The page: gr.Blocks layout and the wiring of every event to a handler with a named API endpoint."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+
+import gradio as gr
+
+from fusion.errors import FusionError
+from fusion.io import MAX_FILE_BYTES
+from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.samples import sample_path
+from webui.handlers import Handlers, detect_for_display, engine_choices, engine_notes, preset_handler
+from webui.i18n import I18N, t
+from webui.presets import PRESET_FIELDS, PRESETS
+
+CACHE_SECONDS = 3600  # gradio's uploads and cached outputs: checked every hour, removed after an hour
+QUEUE_SIZE = 32
+FUSE_CONCURRENCY = 1  # fusion uses both cores of a small machine; more at once only slows each down
+CSS = """
+#fuse-button {min-height: 3em; font-size: 1.15em}
+.face-preview img {object-fit: contain}
+"""
+
+
+def default_data_dir() -> Path:
+    """Where the app keeps its pid files and results: $FUSION_DATA_DIR or ~/.cache/face-fusion."""
+    configured = os.environ.get("FUSION_DATA_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "face-fusion"
+
+
+def example_pairs() -> list[list[str]]:
+    """Source/target pairs made of photos that ship with installed packages (none in this repo)."""
+    try:
+        astronaut, group = str(sample_path("astronaut")), str(sample_path("group"))
+    except FusionError:
+        return []
+    return [[astronaut, group], [group, astronaut]]
+
+
+def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
+    handlers = Handlers(output_dir, force_cpu=force_cpu)
+    with gr.Blocks(title="Face fusion", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
+        gr.Markdown(t("intro"))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=280):
+                source = gr.Image(
+                    label=t("source"),
+                    type="filepath",
+                    image_mode=None,  # keep the uploaded file as it is: the library decodes it
+                    sources=["upload", "clipboard", "webcam"],
+                    height=260,
+                    elem_id="source-image",
+                )
+                source_faces = gr.Image(
+                    label=t("source_faces"),
+                    interactive=False,
+                    format="jpeg",
+                    height=180,
+                    elem_classes="face-preview",
+                )
+                source_face = gr.Dropdown(
+                    choices=[("0", "0")],
+                    value="0",
+                    label=t("source_face"),
+                    info=t("source_face_info"),
+                    allow_custom_value=True,  # choices change per upload; the handler validates
+                )
+            with gr.Column(scale=1, min_width=280):
+                target = gr.Image(
+                    label=t("target"),
+                    type="filepath",
+                    image_mode=None,
+                    sources=["upload", "clipboard", "webcam"],
+                    height=260,
+                    elem_id="target-image",
+                )
+                target_faces = gr.Image(
+                    label=t("target_faces"),
+                    interactive=False,
+                    format="jpeg",
+                    height=180,
+                    elem_classes="face-preview",
+                )
+                target_face = gr.Dropdown(
+                    choices=[("0", "0"), ("all", "all")],
+                    value="0",
+                    label=t("target_face"),
+                    info=t("target_face_info"),
+                    allow_custom_value=True,
+                )
+            with gr.Column(scale=1, min_width=300):
+                with gr.Row():
+                    preset_buttons = {
+                        name: gr.Button(t(f"preset_{name}"), size="sm", variant="secondary")
+                        for name in PRESETS
+                    }
+                blend_ratio = gr.Slider(
+                    0, 1, value=1.0, step=0.05, label=t("blend_ratio"), info=t("blend_ratio_info")
+                )
+                mode = gr.Radio(list(MODES), value="normal", label=t("mode"), info=t("mode_info"))
+                skin_smoothing = gr.Slider(
+                    0, 1, value=0.0, step=0.05, label=t("skin_smoothing"), info=t("skin_smoothing_info")
+                )
+                resolution = gr.Dropdown(
+                    list(RESOLUTION_PRESETS),
+                    value="original",
+                    label=t("resolution"),
+                    info=t("resolution_info"),
+                    allow_custom_value=True,
+                )
+                resolution_hint = gr.Markdown(
+                    handlers.resolution_hint("original", None), elem_id="resolution-hint"
+                )
+                fit = gr.Radio(list(FITS), value="pad", label=t("fit"), info=t("fit_info"))
+                output_format = gr.Radio(
+                    list(OUTPUT_FORMATS), value="png", label=t("output_format"), info=t("output_format_info")
+                )
+                with gr.Accordion(t("advanced"), open=False):
+                    brightness = gr.Slider(
+                        -1, 1, value=0.0, step=0.05, label=t("brightness"), info=t("brightness_info")
+                    )
+                    contrast = gr.Slider(
+                        -1, 1, value=0.0, step=0.05, label=t("contrast"), info=t("contrast_info")
+                    )
+                    saturation = gr.Slider(
+                        -1, 1, value=0.0, step=0.05, label=t("saturation"), info=t("saturation_info")
+                    )
+                    sharpen = gr.Slider(
+                        0, 1, value=0.0, step=0.05, label=t("sharpen"), info=t("sharpen_info")
+                    )
+                    engine = gr.Dropdown(
+                        engine_choices(), value="classic", label=t("engine"), info=t("engine_info")
+                    )
+                    gr.Markdown(engine_notes())
+                fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                comparison = gr.ImageSlider(
+                    label=t("result"), type="numpy", format="jpeg", height=520, elem_id="result-slider"
+                )
+            with gr.Column(scale=2):
+                download = gr.File(label=t("download"), interactive=False, elem_id="result-file")
+                info = gr.Markdown(label=t("info"), elem_id="result-info")
+                identity = gr.Markdown(elem_id="result-identity")
+        identity_job = gr.State(None)
+
+        examples = example_pairs()
+        if examples:
+            gr.Examples(examples, inputs=[source, target], label=t("examples"))
+
+        # Wiring: every action has its own API name; uploads and fusion have separate queues so that
+        # looking at faces never waits behind a running fusion.
+        source.change(
+            partial(detect_for_display, role="source"),
+            inputs=[source],
+            outputs=[source_faces, source_face],
+            api_name="detect_source_faces",
+            concurrency_id="detect",
+            concurrency_limit=2,
+        )
+        target.change(
+            partial(detect_for_display, role="target"),
+            inputs=[target],
+            outputs=[target_faces, target_face],
+            api_name="detect_target_faces",
+            concurrency_id="detect",
+            concurrency_limit=2,
+        )
+        gr.on(
+            [resolution.change, target.change],
+            handlers.resolution_hint,
+            inputs=[resolution, target],
+            outputs=[resolution_hint],
+            api_name="resolution_hint",
+            show_progress="hidden",
+            queue=False,
+        )
+        controls = {
+            "resolution": resolution,
+            "blend_ratio": blend_ratio,
+            "mode": mode,
+            "skin_smoothing": skin_smoothing,
+            "brightness": brightness,
+            "contrast": contrast,
+            "saturation": saturation,
+            "sharpen": sharpen,
+        }
+        for name, button in preset_buttons.items():
+            button.click(
+                preset_handler(name),
+                outputs=[controls[f] for f in PRESET_FIELDS],
+                api_name=f"preset_{name}",
+                queue=False,
+            )
+        fuse_button.click(
+            handlers.fuse,
+            inputs=[
+                source,
+                target,
+                blend_ratio,
+                mode,
+                skin_smoothing,
+                brightness,
+                contrast,
+                saturation,
+                sharpen,
+                resolution,
+                fit,
+                output_format,
+                source_face,
+                target_face,
+                engine,
+            ],
+            outputs=[download, comparison, info, identity_job],
+            api_name="fuse",
+            concurrency_id="fuse",
+            concurrency_limit=FUSE_CONCURRENCY,
+        ).success(
+            handlers.identity,
+            inputs=[identity_job],
+            outputs=[identity],
+            api_name="identity",
+            api_visibility="undocumented",  # needs the state of a fusion made in this page
+            concurrency_id="fuse",
+            show_progress="minimal",
+        )
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    return demo
+
+
+def launch_kwargs(output_dir: Path) -> dict[str, object]:
+    """Security-relevant launch() settings: upload limit, and only our output folder served."""
+    return {
+        "max_file_size": MAX_FILE_BYTES,
+        "allowed_paths": [str(output_dir.resolve())],
+        "i18n": I18N,
+        "css": CSS,
+        "footer_links": ["api", "gradio"],
+    }

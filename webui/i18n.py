@@ -1,0 +1,87 @@
+"""Labels and help texts in English and Chinese; the browser's language picks one (gradio i18n)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+# key: (English, 中文)
+_TEXTS: dict[str, tuple[str, str]] = {
+    "title": ("Face fusion", "人脸融合"),
+    "intro": (
+        "Drop a **source face** and a **target photo**, choose the faces, move a few sliders and press "
+        "**Fuse**. Everything runs on this machine.",
+        "上传**源人脸**和**目标照片**，选择人脸，调整参数后点击**融合**。所有处理都在本机完成。",
+    ),
+    "source": ("Source face", "源人脸"),
+    "target": ("Target photo", "目标照片"),
+    "source_faces": ("Faces found in the source", "源图中检测到的人脸"),
+    "target_faces": ("Faces found in the target", "目标图中检测到的人脸"),
+    "source_face": ("Source face to use", "使用的源人脸"),
+    "source_face_info": (
+        "Index shown on the picture above; 0 is the largest face.",
+        "对应上图中的编号，0 为最大的人脸。",
+    ),
+    "target_face": ("Target face to replace", "要替换的目标人脸"),
+    "target_face_info": ("Index shown above, or all faces.", "对应上图中的编号，或全部人脸。"),
+    "presets": ("Presets", "预设"),
+    "preset_social": ("Social media", "社交媒体"),
+    "preset_art": ("Art", "艺术创作"),
+    "preset_restore": ("Old-photo restoration", "老照片修复"),
+    "blend_ratio": ("Blend ratio", "融合比例"),
+    "blend_ratio_info": (
+        "0 keeps the target face, 1 takes the source face fully.",
+        "0 保留目标人脸，1 完全使用源人脸。",
+    ),
+    "mode": ("Fusion mode", "融合模式"),
+    "mode_info": (
+        "normal: seamless; blend: soft mix of both faces; overlay: keeps the target's light and texture.",
+        "normal：无缝融合；blend：两张脸柔和混合；overlay：保留目标的光影与质感。",
+    ),
+    "skin_smoothing": ("Skin smoothing", "皮肤平滑"),
+    "skin_smoothing_info": ("Evens out skin on the face only.", "只对面部皮肤做平滑。"),
+    "brightness": ("Brightness", "亮度"),
+    "brightness_info": ("-1 darker ... +1 brighter, whole picture.", "-1 更暗 … +1 更亮，作用于整张图。"),
+    "contrast": ("Contrast", "对比度"),
+    "contrast_info": ("-1 flatter ... +1 punchier.", "-1 更平淡 … +1 更鲜明。"),
+    "saturation": ("Saturation", "饱和度"),
+    "saturation_info": ("-1 grey ... +1 vivid colours.", "-1 灰度 … +1 色彩浓郁。"),
+    "sharpen": ("Sharpen", "锐化"),
+    "sharpen_info": ("Fine detail boost applied last.", "最后一步增强细节。"),
+    "resolution": ("Output resolution", "输出分辨率"),
+    "resolution_info": (
+        "Square presets, 'original', or type a custom size such as 1024x1792.",
+        "方形预设、original（原尺寸），或输入自定义尺寸如 1024x1792。",
+    ),
+    "fit": ("Fit", "适配方式"),
+    "fit_info": (
+        "pad: whole photo, mirrored borders; crop: fill and trim; stretch: distort to fit.",
+        "pad：完整保留并镜像补边；crop：填满后裁切；stretch：拉伸变形。",
+    ),
+    "output_format": ("Output format", "输出格式"),
+    "output_format_info": (
+        "PNG is lossless; JPEG and WebP are smaller.",
+        "PNG 无损；JPEG 和 WebP 文件更小。",
+    ),
+    "engine": ("Engine", "引擎"),
+    "engine_info": (
+        "How the face is fused. Unavailable engines say why below.",
+        "人脸融合方式。不可用的引擎在下方说明原因。",
+    ),
+    "advanced": ("Advanced", "高级选项"),
+    "fuse": ("Fuse", "融合"),
+    "result": ("Before / after (drag the slider)", "对比（拖动滑块）"),
+    "download": ("Full-resolution result", "全分辨率结果下载"),
+    "info": ("Details", "详细信息"),
+    "examples": ("Examples (photos that ship with installed packages)", "示例（随已安装软件包附带的照片）"),
+}
+
+EN = {key: texts[0] for key, texts in _TEXTS.items()}
+ZH = {key: texts[1] for key, texts in _TEXTS.items()}
+I18N = gr.I18n(en=EN, zh=ZH)
+
+
+def t(key: str) -> gr.i18n.I18nData:
+    """A label that the browser shows in its own language."""
+    if key not in _TEXTS:
+        raise KeyError(f"no translation for {key!r}")
+    return I18N(key)
