@@ -83,7 +83,7 @@ def _run_fuse(args: argparse.Namespace) -> int:
     else:
         for note in result.warnings:
             print(f"warning: {note}", file=sys.stderr)
-        width, height = report["size"]  # type: ignore[misc]
+        height, width = result.image.shape[:2]
         print(f"wrote {args.out} ({width}x{height}) in {result.timings['total']:.2f} s")
     return 0
 

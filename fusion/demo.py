@@ -12,11 +12,16 @@ def demo() -> int:
     return main(
         [
             "fuse",
-            "--source", str(sample_path("group")),
-            "--target", str(sample_path("astronaut")),
-            "--source-face", "1",
-            "--resolution", "1024",
-            "--out", "out/demo.png",
+            "--source",
+            str(sample_path("group")),
+            "--target",
+            str(sample_path("astronaut")),
+            "--source-face",
+            "1",
+            "--resolution",
+            "1024",
+            "--out",
+            "out/demo.png",
             *sys.argv[1:],
         ]
     )

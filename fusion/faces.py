@@ -43,7 +43,7 @@ class Face:
     def scaled(self, sx: float, sy: float) -> Face:
         x0, y0, x1, y1 = self.box
         box = (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
-        return Face(box, (self.landmarks * np.float32([sx, sy])).astype(np.float32))
+        return Face(box, (self.landmarks * np.array([sx, sy], np.float32)).astype(np.float32))
 
     def as_dict(self) -> dict[str, object]:
         return {"box": list(self.box), "yaw_degrees": round(estimate_yaw(self.landmarks), 1)}
@@ -138,7 +138,9 @@ def blur_variance(image: np.ndarray, face: Face) -> float:
     if crop.size == 0:
         return 0.0
     gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
-    gray = cv2.resize(gray, (256, max(1, round(256 * gray.shape[0] / gray.shape[1]))), interpolation=cv2.INTER_AREA)
+    gray = cv2.resize(
+        gray, (256, max(1, round(256 * gray.shape[0] / gray.shape[1]))), interpolation=cv2.INTER_AREA
+    )
     return float(cv2.Laplacian(gray, cv2.CV_32F).var())
 
 

@@ -11,7 +11,7 @@ BROWS = slice(17, 27)
 NOSE_TIP = 30
 CHIN = 8
 # How far above each brow point (17..26) the forehead points sit, as a fraction of brow-to-chin height.
-_FOREHEAD_LIFT = np.array([0.18, 0.26, 0.32, 0.36, 0.38, 0.38, 0.36, 0.32, 0.26, 0.18], np.float32)
+_FOREHEAD_LIFT = np.array([0.10, 0.16, 0.20, 0.23, 0.24, 0.24, 0.23, 0.20, 0.16, 0.10], np.float32)
 
 
 def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:

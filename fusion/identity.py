@@ -28,11 +28,11 @@ def redetected_descriptor(image: np.ndarray, near: Face) -> np.ndarray | None:
 
     Judging a result this way uses nothing the engine produced: the face must be found again.
     """
-    faces = detect_faces(image, thorough=True)
     cx = (near.box[0] + near.box[2]) / 2
     cy = (near.box[1] + near.box[3]) / 2
-    for face in faces:
-        x0, y0, x1, y1 = face.box
-        if x0 <= cx <= x1 and y0 <= cy <= y1:
-            return face_descriptor(image, face)
+    for thorough in (False, True):
+        for face in detect_faces(image, thorough=thorough):
+            x0, y0, x1, y1 = face.box
+            if x0 <= cx <= x1 and y0 <= cy <= y1:
+                return face_descriptor(image, face)
     return None

@@ -6,6 +6,7 @@ orientation applied, alpha composited on white, grayscale and 16-bit converted.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -14,7 +15,6 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import cv2
 import numpy as np
@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fusion.errors import InvalidImage, OutputError
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, np.ndarray]
+ImageInput = str | os.PathLike | bytes | bytearray | np.ndarray
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # ~ 7300 x 5500; larger is refused before decoding (decompression bombs)
@@ -105,15 +105,12 @@ def decode_image(data: ImageInput, role: str) -> DecodedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(raw)) as image:
                 if image.format not in ACCEPTED_FORMATS:
-                    raise InvalidImage(
-                        role, f"{image.format} files are not supported", _REMEDY_FORMAT
-                    )
+                    raise InvalidImage(role, f"{image.format} files are not supported", _REMEDY_FORMAT)
                 _check_pixel_count(image.width, image.height, role)
                 if getattr(image, "n_frames", 1) > 1:
                     notes.append(f"The {role} image is animated; its first frame was used.")
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                pixels = _to_rgb_array(image)
+                pixels = _to_rgb_array(ImageOps.exif_transpose(image))
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -121,7 +118,9 @@ def decode_image(data: ImageInput, role: str) -> DecodedImage:
             role, f"the image claims more than {MAX_PIXELS} pixels", "Downscale the photo first"
         ) from None
     except UnidentifiedImageError:
-        raise InvalidImage(role, "the file is not an image (or not a format we read)", _REMEDY_FORMAT) from None
+        raise InvalidImage(
+            role, "the file is not an image (or not a format we read)", _REMEDY_FORMAT
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise InvalidImage(
             role, f"the file is truncated or corrupt ({exc})", "Re-export or re-download the photo"
@@ -206,8 +205,8 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             handle.write(data)
         os.replace(tmp_name, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp_name)
-        except OSError:
-            pass
-        raise OutputError(f"Could not write '{target}': {exc.strerror}. Free some space or choose another folder.") from None
+        raise OutputError(
+            f"Could not write '{target}': {exc.strerror}. Free some space or choose another folder."
+        ) from None

@@ -59,7 +59,9 @@ class _Stopwatch:
         return self.timings
 
 
-def _detail_warnings(source_face: Face, output_faces: list[Face], plan: OutputPlan, target_w: int) -> list[str]:
+def _detail_warnings(
+    source_face: Face, output_faces: list[Face], plan: OutputPlan, target_w: int
+) -> list[str]:
     notes = []
     largest = max(face.size for face in output_faces)
     if largest > DETAIL_WARN_RATIO * source_face.size:
@@ -88,9 +90,12 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     notes = list(source_decoded.warnings + target_decoded.warnings)
 
     with watch.stage("detect"):
-        source_face = choose_faces(detect_faces(source_image, options.working_limit), options.source_face, "source")[0]
+        # Face indices refer to a thorough detection (every face, largest first); the largest face
+        # alone is found by the fast pass, so index 0 skips the slow one.
+        source_faces = detect_faces(source_image, options.working_limit, thorough=options.source_face != 0)
+        source_face = choose_faces(source_faces, options.source_face, "source")[0]
         target_faces = choose_faces(
-            detect_faces(target_image, options.working_limit, thorough=options.target_face == "all"),
+            detect_faces(target_image, options.working_limit, thorough=options.target_face != 0),
             options.target_face,
             "target",
         )
@@ -114,7 +119,7 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         with watch.stage("retouch"):
             pixels = patch.pixels
             if options.skin_smoothing > 0:
-                local = patch.landmarks - np.float32(patch.origin)
+                local = patch.landmarks - np.array(patch.origin, np.float32)
                 pixels = smooth_skin(pixels, patch.face_mask, local, face.size, options.skin_smoothing)
             x0, y0 = patch.origin
             frame[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
@@ -150,4 +155,4 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
 
 def _shift(face: Face, dx: int, dy: int) -> Face:
     x0, y0, x1, y1 = face.box
-    return Face((x0 + dx, y0 + dy, x1 + dx, y1 + dy), face.landmarks + np.float32([dx, dy]))
+    return Face((x0 + dx, y0 + dy, x1 + dx, y1 + dy), face.landmarks + np.array([dx, dy], np.float32))

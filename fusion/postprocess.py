@@ -61,9 +61,9 @@ def reflect_pad(image: np.ndarray, top: int, bottom: int, left: int, right: int)
         reach_y, reach_x = height - 1, width - 1
         if (reach_y == 0 and (top or bottom)) or (reach_x == 0 and (left or right)):
             return cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
-        step = [min(top, reach_y), min(bottom, reach_y), min(left, reach_x), min(right, reach_x)]
-        image = cv2.copyMakeBorder(image, *step, cv2.BORDER_REFLECT_101)
-        top, bottom, left, right = top - step[0], bottom - step[1], left - step[2], right - step[3]
+        t, b, lf, r = min(top, reach_y), min(bottom, reach_y), min(left, reach_x), min(right, reach_x)
+        image = cv2.copyMakeBorder(image, t, b, lf, r, cv2.BORDER_REFLECT_101)
+        top, bottom, left, right = top - t, bottom - b, left - lf, right - r
     return image
 
 

@@ -33,12 +33,16 @@ def smooth_skin(
         return crop
     height, width = crop.shape[:2]
     factor = max(1.0, face_size / 320.0)
-    small = cv2.resize(crop, (max(1, round(width / factor)), max(1, round(height / factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        crop, (max(1, round(width / factor)), max(1, round(height / factor))), interpolation=cv2.INTER_AREA
+    )
     smoothed = cv2.bilateralFilter(small, d=9, sigmaColor=20 + 40 * strength, sigmaSpace=5 + 4 * strength)
     if factor > 1.0:
         # Put the fine detail the downscale removed back, minus what the filter meant to remove.
         detail = crop.astype(np.float32) - cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-        smoothed_full = cv2.resize(smoothed, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        smoothed_full = cv2.resize(smoothed, (width, height), interpolation=cv2.INTER_LINEAR).astype(
+            np.float32
+        )
         smoothed_full += detail * (1.0 - strength)
     else:
         smoothed_full = smoothed.astype(np.float32)

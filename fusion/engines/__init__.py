@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 from fusion.errors import EngineUnavailable, InvalidOptions
@@ -17,7 +17,7 @@ _REGISTRY: dict[str, str] = {
 ENGINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _engine_instance(name: str) -> Engine:
     if name not in _REGISTRY:
         raise InvalidOptions(f"engine={name!r} is unknown: choose one of {', '.join(ENGINE_NAMES)}")

@@ -13,7 +13,15 @@ import math
 import cv2
 import numpy as np
 
-from fusion.blend import composite, face_mask, lighting_offset, overlay, poisson_offset, unsharp
+from fusion.blend import (
+    composite,
+    face_mask,
+    lighting_offset,
+    match_colour,
+    overlay,
+    poisson_offset,
+    unsharp,
+)
 from fusion.engines.base import Availability, FacePatch
 from fusion.faces import Face
 from fusion.geometry import (
@@ -66,7 +74,7 @@ def _warp_source(
     width, height = crop_size
     anchors = border_anchors(width, height)
     to_source = invert_affine(to_target)
-    anchors_in_source = apply_affine(to_source, anchors + np.float32(origin))
+    anchors_in_source = apply_affine(to_source, anchors + np.array(origin, np.float32))
     src_all = np.vstack([source_points, anchors_in_source])
     # Work from a source window at about the output's scale: downscaling first avoids aliasing.
     source_per_output = 1.0 / math.sqrt(abs(np.linalg.det(to_target[:, :2])))
@@ -75,12 +83,12 @@ def _warp_source(
     sx0, sy0 = max(0, sx0), max(0, sy0)
     sx1, sy1 = min(source.shape[1], sx1), min(source.shape[0], sy1)
     window = source[sy0:sy1, sx0:sx1]
-    src_local = src_all - np.float32([sx0, sy0])
+    src_local = src_all - np.array([sx0, sy0], np.float32)
     if source_per_output > 1.5 and window.size:
         shrink = 1.0 / source_per_output
         size = (max(1, round(window.shape[1] * shrink)), max(1, round(window.shape[0] * shrink)))
         window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
-        src_local = src_local * np.float32([size[0] / (sx1 - sx0), size[1] / (sy1 - sy0)])
+        src_local = src_local * np.array([size[0] / (sx1 - sx0), size[1] / (sy1 - sy0)], np.float32)
     dst_all = np.vstack([out_points_local, anchors])
     map_x, map_y = piecewise_affine_maps(dst_all, src_local, width, height)
     interpolation = cv2.INTER_CUBIC if source_per_output < 0.8 else cv2.INTER_LINEAR
@@ -92,9 +100,7 @@ def _warp_source(
     return warped
 
 
-def _morph_target(
-    crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray
-) -> np.ndarray:
+def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray) -> np.ndarray:
     """The target crop reshaped so its landmarks move to `out_local`; the crop border stays put."""
     height, width = crop.shape[:2]
     anchors = border_anchors(width, height)
@@ -128,18 +134,21 @@ class ClassicEngine:
         x0, y0, x1, y1 = _crop_box(np.vstack([target_points, out_points]), face_size, width, height)
         origin = (x0, y0)
         crop = target[y0:y1, x0:x1]
-        out_local = out_points - np.float32(origin)
-        mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size)
+        out_local = out_points - np.array(origin, np.float32)
         if ratio == 0.0:
+            mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size)
             return FacePatch(crop.copy(), origin, mask, out_points)
 
-        background = _morph_target(crop, target_points - np.float32(origin), out_local)
+        background = _morph_target(crop, target_points - np.array(origin, np.float32), out_local)
         warped = _warp_source(source, source_points, out_local, to_target, origin, (x1 - x0, y1 - y0))
+        mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size, (background, warped))
+        if options.mode != "blend":
+            warped = match_colour(warped, background, out_local, face_size)
         face = warped.astype(np.float32)
         if options.mode == "blend":
             face += poisson_offset(warped, background, mask, face_size)
         else:
-            face += lighting_offset(background, warped, mask, face_size)
+            face += lighting_offset(background, warped, out_local, face_size)
             if options.mode == "overlay":
                 face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
         if ratio < 1.0:

@@ -1,0 +1,67 @@
+"""Source/target pairs for the benchmarks: package-shipped faces always, ../shared/faces when present."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fusion.samples import SHARED_FACES, sample_path
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    source: Path
+    target: Path
+    source_face: int = 0
+    target_face: int = 0
+    shared: bool = False  # built from ../shared photos: never put in committed images
+
+
+# Who is in each ../shared photo; two_people.jpg holds Obama (left) and Biden (right).
+_SHARED_PEOPLE = {
+    "obama.jpg": "obama",
+    "obama-1080p.jpg": "obama",
+    "32bit.png": "obama",
+    "obama3.jpg": "obama",
+    "biden.jpg": "biden",
+    "alex-lacamoire.png": "alex",
+    "lin-manuel-miranda.png": "lin",
+}
+_SHARED_SOURCES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-miranda.png")
+
+
+def package_pairs() -> list[Pair]:
+    """Astronaut <-> each face of the six-face group photo, plus two group-to-group pairs."""
+    astronaut, group = sample_path("astronaut"), sample_path("group")
+    pairs = []
+    for index in range(6):
+        pairs.append(Pair(f"group{index}->astronaut", group, astronaut, source_face=index))
+        pairs.append(Pair(f"astronaut->group{index}", astronaut, group, target_face=index))
+    pairs.append(Pair("group0->group4", group, group, source_face=0, target_face=4))
+    pairs.append(Pair("group4->group0", group, group, source_face=4, target_face=0))
+    return pairs
+
+
+def shared_pairs(faces_dir: Path = SHARED_FACES) -> list[Pair]:
+    """Every source/target combination of two different people among the ../shared photos."""
+    if not faces_dir.is_dir():
+        return []
+    pairs = []
+    for source in _SHARED_SOURCES:
+        for target, person in _SHARED_PEOPLE.items():
+            if person != _SHARED_PEOPLE[source]:
+                pairs.append(Pair(f"{source}->{target}", faces_dir / source, faces_dir / target, shared=True))
+        # two_people.jpg: faces sorted largest first: Obama (left) is index 0, Biden index 1.
+        other = 0 if _SHARED_PEOPLE[source] == "biden" else 1
+        if _SHARED_PEOPLE[source] in ("obama", "biden"):
+            pairs.append(
+                Pair(
+                    f"{source}->two_people[{other}]",
+                    faces_dir / source,
+                    faces_dir / "two_people.jpg",
+                    target_face=other,
+                    shared=True,
+                )
+            )
+    return pairs

@@ -1,0 +1,218 @@
+"""Quality benchmark: identity (dlib ResNet descriptor as an independent judge), monotonicity in the
+blend ratio and background preservation, against two naive baselines.
+
+    python benchmarks/quality.py [--package-only] [--limit N]
+
+Prints a table, writes benchmarks/results/quality.json and a contact sheet of package-shipped faces
+(assets/contact_sheet.jpg; ../shared photos never go into committed images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.pairs import Pair, package_pairs, shared_pairs  # noqa: E402
+from fusion import FusionOptions, fuse  # noqa: E402
+from fusion.faces import Face, detect_faces  # noqa: E402
+from fusion.geometry import apply_affine, similarity_transform  # noqa: E402
+from fusion.identity import face_descriptor, identity_distance, redetected_descriptor  # noqa: E402
+from fusion.io import decode_image  # noqa: E402
+
+BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
+RESULTS = Path(__file__).resolve().parent / "results"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def background_psnr(result: np.ndarray, target: np.ndarray, faces: list[Face]) -> float:
+    """PSNR outside the dilated face region (landmark box grown by 0.6 face sizes); 99 = identical."""
+    outside = np.ones(target.shape[:2], bool)
+    for face in faces:
+        grow = 0.6 * face.size
+        x0, y0 = np.floor(face.landmarks.min(axis=0) - grow).astype(int)
+        x1, y1 = np.ceil(face.landmarks.max(axis=0) + grow).astype(int)
+        outside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
+    diff = result[outside].astype(np.float64) - target[outside].astype(np.float64)
+    mse = float(np.mean(diff**2)) if diff.size else 0.0
+    return 99.0 if mse == 0 else min(99.0, 10 * np.log10(255.0**2 / mse))
+
+
+def _hull_mask(face: Face, shape: tuple[int, ...]) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(face.landmarks.astype(np.int32)), 255)
+    return mask
+
+
+def baseline_paste(source: np.ndarray, sface: Face, target: np.ndarray, tface: Face) -> np.ndarray:
+    """Naive baseline 1: similarity-align the source and paste its landmark hull with a hard edge."""
+    matrix = similarity_transform(sface.landmarks, tface.landmarks)
+    warped = cv2.warpAffine(source, matrix, (target.shape[1], target.shape[0]), flags=cv2.INTER_LINEAR)
+    mask = _hull_mask(tface, target.shape) > 0
+    out = target.copy()
+    out[mask] = warped[mask]
+    return out
+
+
+def baseline_seamless(source: np.ndarray, sface: Face, target: np.ndarray, tface: Face) -> np.ndarray:
+    """Naive baseline 2: plain seamlessClone of the similarity-aligned (not warped) source face."""
+    matrix = similarity_transform(sface.landmarks, tface.landmarks)
+    warped = cv2.warpAffine(source, matrix, (target.shape[1], target.shape[0]), flags=cv2.INTER_LINEAR)
+    aligned = Face(sface.box, apply_affine(matrix, sface.landmarks))
+    mask = cv2.bitwise_and(_hull_mask(tface, target.shape), _hull_mask(aligned, target.shape))
+    mask[:2], mask[-2:], mask[:, :2], mask[:, -2:] = 0, 0, 0, 0
+    x, y, w, h = cv2.boundingRect(mask)
+    return cv2.seamlessClone(warped, target, mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+
+
+def judge(
+    image: np.ndarray, near: Face, source_desc: np.ndarray, target_desc: np.ndarray
+) -> tuple[float, float]:
+    desc = redetected_descriptor(image, near)
+    if desc is None:  # the face is not even found again: count it as a failure
+        return 1.0, 1.0
+    return identity_distance(desc, source_desc), identity_distance(desc, target_desc)
+
+
+def evaluate(pair: Pair) -> dict[str, object]:
+    source = decode_image(pair.source, "source").pixels
+    target = decode_image(pair.target, "target").pixels
+    sface = detect_faces(source, thorough=True)[pair.source_face]
+    tface = detect_faces(target, thorough=True)[pair.target_face]
+    source_desc, target_desc = face_descriptor(source, sface), face_descriptor(target, tface)
+    row: dict[str, object] = {"pair": pair.name, "shared": pair.shared}
+    curve, psnrs, images = [], [], {}
+    for blend in BLENDS:
+        options = FusionOptions(blend_ratio=blend, source_face=pair.source_face, target_face=pair.target_face)
+        result = fuse(source, target, options)
+        d_src, d_tgt = judge(result.image, tface, source_desc, target_desc)
+        curve.append(round(d_src, 4))
+        psnrs.append(background_psnr(result.image, target, [tface, *result.output_faces]))
+        images[blend] = result.image
+        if blend == 1.0:
+            row["d_source"], row["d_target"] = round(d_src, 4), round(d_tgt, 4)
+            row["fuse_seconds"] = round(result.timings["total"], 3)
+    row["curve"] = curve
+    row["monotonic"] = all(a >= b for a, b in zip(curve, curve[1:], strict=False))
+    row["background_psnr_min"] = round(min(psnrs), 2)
+    for name, baseline in (("paste", baseline_paste), ("seamless", baseline_seamless)):
+        d_src, _ = judge(baseline(source, sface, target, tface), tface, source_desc, target_desc)
+        row[f"{name}_d_source"] = round(d_src, 4)
+    row["_images"] = (source, sface, target, tface, images[0.5], images[1.0])
+    return row
+
+
+def _crop(image: np.ndarray, face: Face, height: int = 220) -> np.ndarray:
+    x0, y0, x1, y1 = face.box
+    size = (x1 - x0) * 1.9
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - 0.1 * size
+    half = size / 2
+    matrix = np.float32(
+        [[height / size, 0, -(cx - half) * height / size], [0, height / size, -(cy - half) * height / size]]
+    )
+    return cv2.warpAffine(
+        image, matrix, (height, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT
+    )
+
+
+def contact_sheet(rows: list[dict[str, object]], path: Path) -> None:
+    """source | target | blend 0.5 | blend 1.0, one row per pair (package-shipped faces only)."""
+    lines = []
+    for row in rows:
+        source, sface, target, tface, half, full = row["_images"]  # type: ignore[misc]
+        tiles = [_crop(source, sface), _crop(target, tface), _crop(half, tface), _crop(full, tface)]
+        lines.append(cv2.hconcat(tiles))
+    header = np.full((28, lines[0].shape[1], 3), 255, np.uint8)
+    for i, label in enumerate(("source", "target", "blend 0.5", "blend 1.0")):
+        cv2.putText(
+            header, label, (i * 220 + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA
+        )
+    sheet = cv2.vconcat([header, *lines])
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def summarise(rows: list[dict[str, object]]) -> dict[str, object]:
+    def stats(key: str) -> dict[str, float]:
+        values = [float(r[key]) for r in rows]  # type: ignore[arg-type]
+        return {
+            "median": round(statistics.median(values), 4),
+            "under_0.6": round(sum(v < 0.6 for v in values) / len(values), 3),
+        }
+
+    return {
+        "pairs": len(rows),
+        "classic": stats("d_source"),
+        "classic_d_target_median": round(statistics.median(float(r["d_target"]) for r in rows), 4),  # type: ignore[arg-type]
+        "paste_baseline": stats("paste_d_source"),
+        "seamless_baseline": stats("seamless_d_source"),
+        "monotonic_fraction": round(sum(bool(r["monotonic"]) for r in rows) / len(rows), 3),
+        "background_psnr_min": min(float(r["background_psnr_min"]) for r in rows),  # type: ignore[arg-type]
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--package-only", action="store_true", help="skip ../shared photos")
+    parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N pairs")
+    args = parser.parse_args()
+    pairs = package_pairs() + ([] if args.package_only else shared_pairs())
+    if args.limit:
+        pairs = pairs[: args.limit]
+    started = time.perf_counter()
+    rows = []
+    columns = ("d_src", "d_tgt", "paste", "seaml", "mono", "bgPSNR")
+    print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
+    for pair in pairs:
+        row = evaluate(pair)
+        rows.append(row)
+        print(
+            f"{pair.name:44s} {row['d_source']:6.3f} {row['d_target']:6.3f} {row['paste_d_source']:6.3f} "
+            f"{row['seamless_d_source']:6.3f} {'yes' if row['monotonic'] else 'NO':>5s} "
+            f"{row['background_psnr_min']:6.1f}  {row['curve']}"
+        )
+    groups = {
+        "all": rows,
+        "package": [r for r in rows if not r["shared"]],
+        "shared": [r for r in rows if r["shared"]],
+    }
+    summary = {name: summarise(group) for name, group in groups.items() if group}
+    print()
+    print(
+        f"{'set':8s} {'pairs':>5s} {'median d_src':>12s} {'<0.6':>6s} {'paste med':>9s} "
+        f"{'seamless med':>12s} {'monotonic':>9s} {'bg PSNR min':>11s}"
+    )
+    for name, s in summary.items():
+        c, p, q = s["classic"], s["paste_baseline"], s["seamless_baseline"]  # type: ignore[index]
+        print(
+            f"{name:8s} {s['pairs']:5d} {c['median']:12.3f} {c['under_0.6']:6.0%} {p['median']:9.3f} "  # type: ignore[index]
+            f"{q['median']:12.3f} {s['monotonic_fraction']:9.0%} {s['background_psnr_min']:11.1f}"
+        )
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    RESULTS.mkdir(exist_ok=True)
+    sheet_rows = [
+        r
+        for r in rows
+        if r["pair"] in ("group0->astronaut", "astronaut->group0", "group4->astronaut", "group0->group4")
+    ]
+    if sheet_rows:
+        contact_sheet(sheet_rows, ASSETS / "contact_sheet.jpg")
+    if not args.package_only:
+        shared_rows = [r for r in rows if r["shared"]][:8]
+        if shared_rows:  # for looking at locally; results/*.jpg is git-ignored
+            contact_sheet(shared_rows, RESULTS / "contact_sheet_shared.jpg")
+    for row in rows:
+        row.pop("_images")
+    (RESULTS / "quality.json").write_text(json.dumps({"summary": summary, "pairs": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
