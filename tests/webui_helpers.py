@@ -64,7 +64,8 @@ def start_server(data_dir: Path, port: int, *extra_args: str) -> Server:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the web UI exited with {process.returncode}:\n{server.log()}")
-        if answers(server.url):
+        # The app prints its URL once it serves (a replaced instance may still answer before that).
+        if "Face fusion UI: http" in server.log() and answers(server.url):
             return server
         time.sleep(0.25)
     stop_server(server)

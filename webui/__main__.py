@@ -72,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         output_dir = data_dir / "outputs"
         demo = build_app(output_dir, force_cpu=args.cpu)
-        shown_host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
-        print(f"Face fusion UI: http://{shown_host}:{args.port}  (listening on {args.host})", flush=True)
         _app, _local_url, share_url = demo.launch(
             server_name=args.host,
             server_port=args.port,
@@ -83,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             prevent_thread_lock=True,
             **launch_kwargs(output_dir),  # type: ignore[arg-type]
         )
+        shown_host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
+        print(f"Face fusion UI: http://{shown_host}:{args.port}  (listening on {args.host})", flush=True)
         if args.share:
             if share_url:
                 print(f"Public link: {share_url}", flush=True)

@@ -40,10 +40,11 @@ def _alive(pid: int) -> bool:
 def _is_webui(pid: int) -> bool:
     """Only ever stop a process that is this app (pids are reused after a crash or a reboot)."""
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"webui" in command
+    started_as_module = any(a == b"-m" and b == b"webui" for a, b in zip(args, args[1:], strict=False))
+    return started_as_module or any(arg.endswith(b"face-fusion-webui") for arg in args)
 
 
 def port_is_free(host: str, port: int) -> bool:
