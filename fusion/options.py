@@ -12,10 +12,12 @@ from fusion.errors import InvalidOptions
 Mode = Literal["normal", "blend", "overlay"]
 Fit = Literal["pad", "crop", "stretch"]
 OutputFormat = Literal["png", "jpeg", "webp"]
+Device = Literal["auto", "cpu", "cuda"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
+DEVICES: tuple[str, ...] = get_args(Device)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -84,6 +86,7 @@ class FusionOptions:
     engine: str = "classic"
     mask_size: float = 1.0
     working_limit: int = 2048
+    device: Device = "auto"
 
     def __post_init__(self) -> None:
         for name, low, high in _FLOAT_RANGES:
@@ -97,6 +100,8 @@ class FusionOptions:
             raise InvalidOptions(f"mode={self.mode!r} is not one of {', '.join(MODES)}")
         if self.fit not in FITS:
             raise InvalidOptions(f"fit={self.fit!r} is not one of {', '.join(FITS)}")
+        if self.device not in DEVICES:
+            raise InvalidOptions(f"device={self.device!r} is not one of {', '.join(DEVICES)}")
         parse_resolution(self.resolution)
         _check_face_index("source_face", self.source_face, allow_all=False)
         _check_face_index("target_face", self.target_face, allow_all=True)

@@ -13,8 +13,8 @@ from fusion.engines import get_engine
 from fusion.faces import Face, choose_faces, detect_faces, quality_warnings
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
-from fusion.postprocess import OutputPlan, place_on_canvas, plan_output, resize, sharpen
-from fusion.retouch import adjust_tone, smooth_skin
+from fusion.postprocess import OutputPlan, frame_ops, plan_output
+from fusion.retouch import smooth_skin
 
 DETAIL_WARN_RATIO = 2.0  # warn when a face is drawn this many times larger than the source has it
 
@@ -105,8 +105,9 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
 
     target_h, target_w = target_image.shape[:2]
     plan = plan_output((target_w, target_h), options.output_size, options.fit)
+    ops = frame_ops(options.device)
     with watch.stage("resize"):
-        frame = resize(target_image, plan.content_size)
+        frame = ops.resize(target_image, plan.content_size)
         if frame is target_image:
             frame = target_image.copy()
         scale_x, scale_y = plan.content_size[0] / target_w, plan.content_size[1] / target_h
@@ -126,22 +127,12 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         output_faces.append(Face(face.box, patch.landmarks[:68].copy()))
     notes += _detail_warnings(source_face, output_faces, plan, target_w)
 
-    with watch.stage("retouch"):
-        frame = adjust_tone(frame, options.brightness, options.contrast, options.saturation)
-    with watch.stage("canvas"):
-        image = place_on_canvas(frame, plan)
-        if plan.fit == "pad" and not plan.is_identity:
-            offset_x = (plan.canvas_size[0] - plan.content_size[0]) // 2
-            offset_y = (plan.canvas_size[1] - plan.content_size[1]) // 2
-        elif plan.fit == "crop":
-            offset_x = -((plan.content_size[0] - plan.canvas_size[0]) // 2)
-            offset_y = -((plan.content_size[1] - plan.canvas_size[1]) // 2)
-        else:
-            offset_x = offset_y = 0
-        output_faces = [_shift(face, offset_x, offset_y) for face in output_faces]
-    if options.sharpen > 0:
-        with watch.stage("sharpen"):
-            image = sharpen(image, options.sharpen)
+    image, finish_timings = ops.finish(frame, plan, options)
+    for stage, seconds in finish_timings.items():
+        watch.timings[stage] = watch.timings.get(stage, 0.0) + seconds
+    notes += ops.notes
+    offset_x, offset_y = plan.content_offset
+    output_faces = [_shift(face, offset_x, offset_y) for face in output_faces]
     return FusionResult(
         image=image,
         timings=watch.finish(),

@@ -8,12 +8,18 @@ is stage 2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from fusion.blend import unsharp
+from fusion.retouch import adjust_tone
+
+if TYPE_CHECKING:
+    from fusion.options import FusionOptions
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,19 @@ class OutputPlan:
     @property
     def is_identity(self) -> bool:
         return self.content_size == self.canvas_size
+
+    @property
+    def content_offset(self) -> tuple[int, int]:
+        """Where the content's top-left corner lands on the canvas (negative when cropped)."""
+        if self.fit == "pad":
+            return (self.canvas_size[0] - self.content_size[0]) // 2, (
+                self.canvas_size[1] - self.content_size[1]
+            ) // 2
+        if self.fit == "crop":
+            return -((self.content_size[0] - self.canvas_size[0]) // 2), -(
+                (self.content_size[1] - self.canvas_size[1]) // 2
+            )
+        return 0, 0
 
 
 def plan_output(target_size: tuple[int, int], output_size: tuple[int, int] | None, fit: str) -> OutputPlan:
@@ -72,10 +91,10 @@ def place_on_canvas(image: np.ndarray, plan: OutputPlan) -> np.ndarray:
     out_w, out_h = plan.canvas_size
     height, width = image.shape[:2]
     if plan.fit == "crop":
-        x0, y0 = (width - out_w) // 2, (height - out_h) // 2
+        x0, y0 = -plan.content_offset[0], -plan.content_offset[1]
         return np.ascontiguousarray(image[y0 : y0 + out_h, x0 : x0 + out_w])
     if plan.fit == "pad" and (width, height) != (out_w, out_h):
-        left, top = (out_w - width) // 2, (out_h - height) // 2
+        left, top = plan.content_offset
         return reflect_pad(image, top, out_h - height - top, left, out_w - width - left)
     return image
 
@@ -83,3 +102,56 @@ def place_on_canvas(image: np.ndarray, plan: OutputPlan) -> np.ndarray:
 def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
     """Unsharp mask, 0..1 mapped to a gain of 0..1.5 with a fine radius (keeps halos away)."""
     return unsharp(image, 1.5 * amount, 1.0)
+
+
+class FrameOps(Protocol):
+    """The full-frame stages, on one device. `notes` collects warnings (e.g. a fallback to the CPU)."""
+
+    notes: list[str]
+
+    def resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray: ...
+
+    def finish(
+        self, frame: np.ndarray, plan: OutputPlan, options: FusionOptions
+    ) -> tuple[np.ndarray, dict[str, float]]: ...
+
+
+@dataclass
+class CpuFrameOps:
+    """OpenCV on the CPU: measured faster here than torch on the CPU for every full-frame stage."""
+
+    notes: list[str] = field(default_factory=list)
+
+    def resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return resize(image, size)
+
+    def finish(
+        self, frame: np.ndarray, plan: OutputPlan, options: FusionOptions
+    ) -> tuple[np.ndarray, dict[str, float]]:
+        """Tone adjustments, then pad/crop to the canvas, then sharpening; timed per stage."""
+        timings = {}
+        begin = time.perf_counter()
+        frame = adjust_tone(frame, options.brightness, options.contrast, options.saturation)
+        timings["tone"] = time.perf_counter() - begin
+        begin = time.perf_counter()
+        image = place_on_canvas(frame, plan)
+        timings["canvas"] = time.perf_counter() - begin
+        if options.sharpen > 0:
+            begin = time.perf_counter()
+            image = sharpen(image, options.sharpen)
+            timings["sharpen"] = time.perf_counter() - begin
+        return image, timings
+
+
+def frame_ops(device: str) -> FrameOps:
+    """The backend for the full-frame stages: CUDA (torch) when asked for or when 'auto' finds one."""
+    if device != "cpu":
+        from fusion import gpu
+
+        if gpu.cuda_available():
+            return gpu.CudaFrameOps()
+        if device == "cuda":
+            ops = CpuFrameOps()
+            ops.notes.append("No CUDA GPU is available (or torch is not installed); ran on the CPU.")
+            return ops
+    return CpuFrameOps()
