@@ -47,15 +47,22 @@ def invert_affine(matrix: np.ndarray) -> np.ndarray:
     return cv2.invertAffineTransform(matrix)
 
 
-def border_anchors(width: int, height: int, per_side: int = 4) -> np.ndarray:
-    """Points along the rectangle just outside a (width x height) crop, so its whole area is covered."""
-    xs = np.linspace(-1.0, width, per_side + 1)
-    ys = np.linspace(-1.0, height, per_side + 1)
-    top = np.stack([xs, np.full_like(xs, -1.0)], 1)
-    bottom = np.stack([xs, np.full_like(xs, float(height))], 1)
-    left = np.stack([np.full_like(ys[1:-1], -1.0), ys[1:-1]], 1)
-    right = np.stack([np.full_like(ys[1:-1], float(width)), ys[1:-1]], 1)
-    return np.vstack([top, bottom, left, right]).astype(np.float32)
+def _rectangle_points(width: int, height: int, per_side: int, margin: float) -> np.ndarray:
+    xs = np.linspace(-margin, width - 1 + margin, per_side + 1)
+    ys = np.linspace(-margin, height - 1 + margin, per_side + 1)
+    top = np.stack([xs, np.full_like(xs, -margin)], 1)
+    bottom = np.stack([xs, np.full_like(xs, height - 1 + margin)], 1)
+    left = np.stack([np.full_like(ys[1:-1], -margin), ys[1:-1]], 1)
+    right = np.stack([np.full_like(ys[1:-1], width - 1 + margin), ys[1:-1]], 1)
+    return np.vstack([top, bottom, left, right])
+
+
+def border_anchors(width: int, height: int, per_side: int = 4, margin: float = 8.0) -> np.ndarray:
+    """Two rings of points: on the crop's edge pixels and `margin` pixels outside. A triangulation
+    including them covers the crop and the map's sampling grid around it; a warp that keeps the
+    anchors still leaves the crop's edge exactly in place (no seam where the crop is pasted back)."""
+    rings = [_rectangle_points(width, height, per_side, m) for m in (0.0, margin)]
+    return np.vstack(rings).astype(np.float32)
 
 
 def piecewise_affine_maps(
@@ -68,9 +75,11 @@ def piecewise_affine_maps(
     `border_anchors`). The map is evaluated on a grid every `step` pixels; its displacement from
     identity is interpolated to full size, so a zero displacement stays exactly zero.
     """
-    grid_w, grid_h = -(-width // step), -(-height // step)
-    gx = (np.arange(grid_w, dtype=np.float32) + 0.5) * step - 0.5
-    gy = (np.arange(grid_h, dtype=np.float32) + 0.5) * step - 0.5
+    # Grid points sit at the centres of step x step cells, with one extra cell beyond every edge so
+    # that the edges are interpolated rather than clamped.
+    grid_w, grid_h = -(-width // step) + 2, -(-height // step) + 2
+    gx = (np.arange(-1, grid_w - 1, dtype=np.float32) + 0.5) * step - 0.5
+    gy = (np.arange(-1, grid_h - 1, dtype=np.float32) + 0.5) * step - 0.5
     grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
     triangulation = Delaunay(dst_points)
     simplex = triangulation.find_simplex(grid)
@@ -85,7 +94,7 @@ def piecewise_affine_maps(
     displacement = np.where(inside[:, None], mapped - grid, 0.0).astype(np.float32)
     displacement = displacement.reshape(grid_h, grid_w, 2)
     full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
-    full = full[:height, :width]
+    full = full[step : step + height, step : step + width]
     map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]
     map_y = full[:, :, 1] + np.arange(height, dtype=np.float32)[:, None]
     return map_x, map_y

@@ -102,7 +102,7 @@ def decode_image(data: ImageInput, role: str) -> DecodedImage:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             with Image.open(io.BytesIO(raw)) as image:
                 if image.format not in ACCEPTED_FORMATS:
                     raise InvalidImage(role, f"{image.format} files are not supported", _REMEDY_FORMAT)
@@ -113,7 +113,7 @@ def decode_image(data: ImageInput, role: str) -> DecodedImage:
                 pixels = _to_rgb_array(ImageOps.exif_transpose(image))
     except InvalidImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise InvalidImage(
             role, f"the image claims more than {MAX_PIXELS} pixels", "Downscale the photo first"
         ) from None

@@ -1,0 +1,38 @@
+"""Shared fixtures: package-shipped faces always; ../shared/faces photos when present (else skip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusion.io import decode_image
+from fusion.samples import SHARED_FACES, sample_path
+
+
+@pytest.fixture(scope="session")
+def astronaut_path() -> Path:
+    return sample_path("astronaut")
+
+
+@pytest.fixture(scope="session")
+def group_path() -> Path:
+    return sample_path("group")
+
+
+@pytest.fixture(scope="session")
+def astronaut(astronaut_path: Path) -> np.ndarray:
+    return decode_image(astronaut_path, "target").pixels
+
+
+@pytest.fixture(scope="session")
+def group(group_path: Path) -> np.ndarray:
+    return decode_image(group_path, "source").pixels
+
+
+@pytest.fixture(scope="session")
+def shared_faces() -> Path:
+    if not (SHARED_FACES / "obama.jpg").is_file():
+        pytest.skip("../shared/faces is not present on this machine")
+    return SHARED_FACES

@@ -1,0 +1,75 @@
+"""Landmark geometry: alignment and piecewise-affine maps."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fusion.geometry import (
+    apply_affine,
+    border_anchors,
+    piecewise_affine_maps,
+    similarity_transform,
+    with_forehead,
+)
+
+
+def _points(n: int = 30, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(20, 180, (n, 2)).astype(np.float32)
+
+
+def test_similarity_recovers_a_known_transform() -> None:
+    angle, scale = np.deg2rad(17), 1.3
+    truth = np.array(
+        [
+            [scale * np.cos(angle), -scale * np.sin(angle), 12],
+            [scale * np.sin(angle), scale * np.cos(angle), -7],
+        ]
+    )
+    src = _points()
+    found = similarity_transform(src, apply_affine(truth, src))
+    np.testing.assert_allclose(found, truth, atol=1e-3)
+
+
+def test_forehead_points_sit_above_the_brows() -> None:
+    landmarks = np.zeros((68, 2), np.float32)
+    landmarks[:, 0] = np.linspace(0, 100, 68)
+    landmarks[:, 1] = 100
+    landmarks[17:27, 1] = 40  # brows
+    landmarks[8] = (50, 160)  # chin
+    points = with_forehead(landmarks)
+    assert points.shape == (78, 2)
+    assert (points[68:, 1] < 40).all()
+
+
+def test_identity_map_is_exact() -> None:
+    width, height = 120, 90
+    points = np.vstack([_points(20) * 0.5, border_anchors(width, height)])
+    map_x, map_y = piecewise_affine_maps(points, points, width, height)
+    image = np.random.default_rng(3).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    warped = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(warped, image)
+
+
+def test_map_follows_a_global_affine() -> None:
+    width, height = 160, 120
+    dst = np.vstack([_points(25) * 0.7, border_anchors(width, height)])
+    affine = np.array([[0.9, 0.1, 5.0], [-0.05, 1.1, -3.0]])
+    src = apply_affine(affine, dst)
+    map_x, map_y = piecewise_affine_maps(dst, src, width, height)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    expected = apply_affine(affine, np.stack([xs.ravel(), ys.ravel()], 1))
+    np.testing.assert_allclose(map_x.ravel(), expected[:, 0], atol=0.05)
+    np.testing.assert_allclose(map_y.ravel(), expected[:, 1], atol=0.05)
+
+
+def test_landmarks_land_where_asked() -> None:
+    width, height = 200, 200
+    dst = np.vstack([_points(15, seed=4), border_anchors(width, height)])
+    src = dst + np.random.default_rng(5).normal(0, 3, dst.shape).astype(np.float32)
+    src[15:] = dst[15:]
+    map_x, map_y = piecewise_affine_maps(dst, src, width, height, step=1)
+    for (x, y), (sx, sy) in zip(dst[:15], src[:15], strict=True):
+        xi, yi = int(round(x)), int(round(y))
+        assert abs(map_x[yi, xi] - (sx + xi - x)) < 1.0
+        assert abs(map_y[yi, xi] - (sy + yi - y)) < 1.0
