@@ -8,7 +8,6 @@ them, and brings the result back. It runs on any torch device, so the CPU build 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -71,10 +70,16 @@ def tensor_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     out_w, out_h = size
     if out_w < 1 or out_h < 1:
         raise ValueError(f"tensor_resize: size must be positive, got {size}")
-    while tuple(images.shape[-2:]) != (out_h, out_w):
+    height, width = images.shape[-2:]
+    steps_h, steps_w = _shrink_steps(height, out_h), _shrink_steps(width, out_w)
+    passes = max(len(steps_h), len(steps_w))
+    # An axis needing fewer passes stays put in the first ones.
+    steps_h = [height] * (passes - len(steps_h)) + steps_h
+    steps_w = [width] * (passes - len(steps_w)) + steps_w
+    for step_h, step_w in zip(steps_h, steps_w, strict=True):
         height, width = images.shape[-2:]
-        step_h = max(out_h, math.ceil(height / MAX_SHRINK_PER_PASS))
-        step_w = max(out_w, math.ceil(width / MAX_SHRINK_PER_PASS))
+        if (step_h, step_w) == (height, width):
+            continue
         images = F.interpolate(
             images,
             size=(step_h, step_w),
@@ -83,6 +88,16 @@ def tensor_resize(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
             antialias=step_h < height or step_w < width,
         )
     return images.clamp(0.0, 255.0)
+
+
+def _shrink_steps(size: int, target: int) -> list[int]:
+    """Sizes to pass through from `size` to `target` along one axis, shrinking at most
+    MAX_SHRINK_PER_PASS per pass. The last pass takes the full factor: its filter decides the look,
+    the earlier ones only take away detail that is finer still."""
+    steps = [target]
+    while size > steps[0] * MAX_SHRINK_PER_PASS:
+        steps.insert(0, steps[0] * MAX_SHRINK_PER_PASS)
+    return steps
 
 
 def tensor_reflect_pad(images: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
@@ -258,7 +273,9 @@ class CudaFrameOps:
         begin = time.perf_counter()
         images = self._upload(frame)
         if options.brightness or options.contrast or options.saturation:
-            toned = tensor_tone(images.to(self.dtype), options.brightness, options.contrast, options.saturation)
+            toned = tensor_tone(
+                images.to(self.dtype), options.brightness, options.contrast, options.saturation
+            )
             images = toned.to(images.dtype)  # whole levels already: exact
         timings["tone"] = self._elapsed(begin)
 
