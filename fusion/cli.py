@@ -1,7 +1,7 @@
 """Command line: `python -m fusion fuse --source S --target T --out O [options]`.
 
-Exit codes: 0 success, 2 bad arguments or input (one line on stderr), 3 no face found, 4 engine
-unavailable, 5 output could not be written.
+Exit codes: 0 success, 1 internal error, 2 bad arguments or input (one line on stderr), 3 no face
+found, 4 engine unavailable, 5 output could not be written.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from fusion.errors import EngineUnavailable, FusionError, NoFaceFound, OutputError
 from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, FusionOptions
 
-EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 2, 3, 4, 5
+EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
 
 
 def _face_index(text: str) -> int | str:
@@ -105,3 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug, not bad input: one line for the user, the trace in the log
+        logging.getLogger("fusion").debug("unexpected error", exc_info=True)
+        print(f"error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
@@ -65,6 +64,26 @@ def border_anchors(width: int, height: int, per_side: int = 4, margin: float = 8
     return np.vstack(rings).astype(np.float32)
 
 
+def delaunay_triangles(points: np.ndarray) -> np.ndarray:
+    """(T, 3) vertex indices of the Delaunay triangulation of `points` (N, 2), via OpenCV."""
+    low = points.min(axis=0) - 2.0
+    high = points.max(axis=0) + 2.0
+    subdiv = cv2.Subdiv2D((int(np.floor(low[0])), int(np.floor(low[1])), int(np.ceil(high[0] - low[0])) + 2,
+                           int(np.ceil(high[1] - low[1])) + 2))  # fmt: skip
+    # Subdiv2D returns triangles as float32 coordinates: map them back to point indices. Triangles
+    # touching its virtual outer vertices have coordinates of no point and are dropped.
+    index_of: dict[tuple[float, float], int] = {}
+    for index, (x, y) in enumerate(points.astype(np.float32)):
+        subdiv.insert((float(x), float(y)))
+        index_of.setdefault((float(x), float(y)), index)
+    triangles = []
+    for corners in subdiv.getTriangleList().astype(np.float32).reshape(-1, 3, 2):
+        ids = [index_of.get((float(x), float(y)), -1) for x, y in corners]
+        if min(ids) >= 0:
+            triangles.append(ids)
+    return np.array(triangles, np.int64).reshape(-1, 3)
+
+
 def piecewise_affine_maps(
     dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, step: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -80,18 +99,28 @@ def piecewise_affine_maps(
     grid_w, grid_h = -(-width // step) + 2, -(-height // step) + 2
     gx = (np.arange(-1, grid_w - 1, dtype=np.float32) + 0.5) * step - 0.5
     gy = (np.arange(-1, grid_h - 1, dtype=np.float32) + 0.5) * step - 0.5
-    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-    triangulation = Delaunay(dst_points)
-    simplex = triangulation.find_simplex(grid)
-    simplex = np.where(simplex < 0, triangulation.find_simplex(grid, bruteforce=True), simplex)
-    inside = simplex >= 0
-    simplex = np.maximum(simplex, 0)
-    transform = triangulation.transform[simplex]
-    partial = np.einsum("ijk,ik->ij", transform[:, :2], grid - transform[:, 2])
-    barycentric = np.concatenate([partial, 1.0 - partial.sum(axis=1, keepdims=True)], axis=1)
-    corners = src_points[triangulation.simplices[simplex]]  # (N, 3, 2)
-    mapped = np.einsum("ij,ijk->ik", barycentric, corners)
-    displacement = np.where(inside[:, None], mapped - grid, 0.0).astype(np.float32)
+    triangles = delaunay_triangles(dst_points)
+    # Which triangle each grid point is in: rasterise the triangles on the grid (labels), then fill
+    # the few points that fall between two rasterised edges from a neighbour.
+    labels = np.full((grid_h, grid_w), -1, np.float32)  # float: OpenCV's dilate has no int32
+    to_grid = (dst_points + 0.5) / step + 0.5  # grid coordinates (index of the cell centre)
+    for index, triangle in enumerate(triangles):
+        corners = np.round(to_grid[triangle] * 256).astype(np.int32)
+        cv2.fillConvexPoly(labels, corners, index, lineType=cv2.LINE_8, shift=8)
+    for _ in range(3):
+        missing = labels < 0
+        if not missing.any():
+            break
+        labels[missing] = cv2.dilate(labels, np.ones((3, 3), np.uint8))[missing]
+    inside = labels >= 0
+    labels = labels.astype(np.int64)
+    # One affine per triangle: [x, y, 1] @ affine = source position.
+    dst_h = np.concatenate([dst_points[triangles], np.ones((len(triangles), 3, 1), np.float32)], axis=2)
+    affines = np.linalg.pinv(dst_h.astype(np.float64)) @ src_points[triangles].astype(np.float64)
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1)
+    chosen = affines[np.maximum(labels, 0)]  # (grid_h, grid_w, 3, 2)
+    mapped = grid[..., 0:1] * chosen[..., 0, :] + grid[..., 1:2] * chosen[..., 1, :] + chosen[..., 2, :]
+    displacement = np.where(inside[..., None], mapped - grid, 0.0).astype(np.float32)
     displacement = displacement.reshape(grid_h, grid_w, 2)
     full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
     full = full[step : step + height, step : step + width]
