@@ -103,6 +103,13 @@ def evaluate(pair: Pair) -> dict[str, object]:
     row["curve"] = curve
     row["monotonic"] = all(a >= b for a, b in zip(curve, curve[1:], strict=False))
     row["background_psnr_min"] = round(min(psnrs), 2)
+    # The same engine with Poisson blending (mode "blend") instead of the default lighting transfer.
+    poisson = fuse(
+        source,
+        target,
+        FusionOptions(mode="blend", source_face=pair.source_face, target_face=pair.target_face),
+    )
+    row["poisson_d_source"] = round(judge(poisson.image, tface, source_desc, target_desc)[0], 4)
     for name, baseline in (("paste", baseline_paste), ("seamless", baseline_seamless)):
         d_src, _ = judge(baseline(source, sface, target, tface), tface, source_desc, target_desc)
         row[f"{name}_d_source"] = round(d_src, 4)
@@ -151,6 +158,7 @@ def summarise(rows: list[dict[str, object]]) -> dict[str, object]:
         "pairs": len(rows),
         "classic": stats("d_source"),
         "classic_d_target_median": round(statistics.median(float(r["d_target"]) for r in rows), 4),  # type: ignore[arg-type]
+        "classic_poisson_mode": stats("poisson_d_source"),
         "paste_baseline": stats("paste_d_source"),
         "seamless_baseline": stats("seamless_d_source"),
         "monotonic_fraction": round(sum(bool(r["monotonic"]) for r in rows) / len(rows), 3),
@@ -168,13 +176,14 @@ def main() -> int:
         pairs = pairs[: args.limit]
     started = time.perf_counter()
     rows = []
-    columns = ("d_src", "d_tgt", "paste", "seaml", "mono", "bgPSNR")
+    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR")
     print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
     for pair in pairs:
         row = evaluate(pair)
         rows.append(row)
         print(
-            f"{pair.name:44s} {row['d_source']:6.3f} {row['d_target']:6.3f} {row['paste_d_source']:6.3f} "
+            f"{pair.name:44s} {row['d_source']:6.3f} {row['d_target']:6.3f} {row['poisson_d_source']:6.3f} "
+            f"{row['paste_d_source']:6.3f} "
             f"{row['seamless_d_source']:6.3f} {'yes' if row['monotonic'] else 'NO':>5s} "
             f"{row['background_psnr_min']:6.1f}  {row['curve']}"
         )
@@ -186,13 +195,15 @@ def main() -> int:
     summary = {name: summarise(group) for name, group in groups.items() if group}
     print()
     print(
-        f"{'set':8s} {'pairs':>5s} {'median d_src':>12s} {'<0.6':>6s} {'paste med':>9s} "
+        f"{'set':8s} {'pairs':>5s} {'median d_src':>12s} {'<0.6':>6s} {'poisson med':>11s} {'paste med':>9s} "
         f"{'seamless med':>12s} {'monotonic':>9s} {'bg PSNR min':>11s}"
     )
     for name, s in summary.items():
-        c, p, q = s["classic"], s["paste_baseline"], s["seamless_baseline"]  # type: ignore[index]
+        c, m = s["classic"], s["classic_poisson_mode"]  # type: ignore[index]
+        p, q = s["paste_baseline"], s["seamless_baseline"]  # type: ignore[index]
         print(
-            f"{name:8s} {s['pairs']:5d} {c['median']:12.3f} {c['under_0.6']:6.0%} {p['median']:9.3f} "  # type: ignore[index]
+            f"{name:8s} {s['pairs']:5d} {c['median']:12.3f} {c['under_0.6']:6.0%} {m['median']:11.3f} "  # type: ignore[index]
+            f"{p['median']:9.3f} "  # type: ignore[index]
             f"{q['median']:12.3f} {s['monotonic_fraction']:9.0%} {s['background_psnr_min']:11.1f}"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")

@@ -77,7 +77,7 @@ def delaunay_triangles(points: np.ndarray) -> np.ndarray:
         subdiv.insert((float(x), float(y)))
         index_of.setdefault((float(x), float(y)), index)
     triangles = []
-    for corners in subdiv.getTriangleList().astype(np.float32).reshape(-1, 3, 2):
+    for corners in np.asarray(subdiv.getTriangleList(), np.float32).reshape(-1, 3, 2):
         ids = [index_of.get((float(x), float(y)), -1) for x, y in corners]
         if min(ids) >= 0:
             triangles.append(ids)
