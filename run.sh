@@ -12,21 +12,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 VENV="${FUSION_VENV:-.venv}"
 PYTHON="$VENV/bin/python"
 
+# setup [EXTRAS]: create .venv if missing and (re)install the project when pyproject.toml, run.sh or
+# the requested extras changed since the last install.
 setup() {
+    local extras="${1:-}"
     if [ ! -x "$PYTHON" ]; then
         echo "Creating the virtual environment in $VENV ..."
         python3 -m venv "$VENV"
     fi
-    # Reinstall only when pyproject.toml changed since the last install.
     local stamp="$VENV/.fusion-installed"
     local want
-    want="$(sha256sum pyproject.toml run.sh | sha256sum | cut -c1-16)"
+    want="$( (sha256sum pyproject.toml run.sh; echo "$extras") | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "Installing the project and its dependencies (first run takes a minute) ..."
+        echo "Installing the project and its dependencies (first run takes a minute or two) ..."
         "$PYTHON" -m pip install --quiet --upgrade pip
-        "$PYTHON" -m pip install --quiet -e ".[dev]"
-        # insightface ships real test photos (six faces in t1.jpg); only its data files are used,
-        # so it is installed without its dependencies (they would bring a second OpenCV).
+        "$PYTHON" -m pip install --quiet -e ".${extras:+[$extras]}"
+        # insightface ships a real group photo (six faces in t1.jpg) used for examples and tests;
+        # only its data files are used, so it comes without its dependencies (a second OpenCV).
         "$PYTHON" -m pip install --quiet --no-deps "insightface==2.1"
         echo "$want" >"$stamp"
     fi
@@ -35,7 +37,7 @@ setup() {
 case "${1:-}" in
     test)
         shift
-        setup
+        setup dev,torch
         "$PYTHON" -m ruff check fusion webui tests benchmarks
         "$PYTHON" -m ruff format --check fusion webui tests benchmarks
         "$PYTHON" -m mypy fusion
@@ -43,17 +45,17 @@ case "${1:-}" in
         ;;
     fuse)
         shift
-        setup
+        setup examples
         exec "$PYTHON" -m fusion fuse "$@"
         ;;
     bench)
         shift
-        setup
+        setup dev
         "$PYTHON" benchmarks/speed.py "$@"
         exec "$PYTHON" benchmarks/quality.py
         ;;
     *)
-        setup
+        setup examples
         exec "$PYTHON" -m webui "$@"
         ;;
 esac
