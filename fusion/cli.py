@@ -16,6 +16,13 @@ from fusion.errors import EngineUnavailable, FusionError, NoFaceFound, OutputErr
 from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, FusionOptions
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
+# Most specific first: the first matching class gives the exit code.
+_EXIT_CODES = (
+    (NoFaceFound, EXIT_NO_FACE),
+    (EngineUnavailable, EXIT_ENGINE),
+    (OutputError, EXIT_OUTPUT),
+    (FusionError, EXIT_BAD_INPUT),
+)
 
 
 def _face_index(text: str) -> int | str:
@@ -93,18 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run_fuse(args)
-    except NoFaceFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NO_FACE
-    except EngineUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ENGINE
-    except OutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_OUTPUT
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
     except Exception as exc:  # a bug, not bad input: one line for the user, the trace in the log
         logging.getLogger("fusion").debug("unexpected error", exc_info=True)
         print(f"error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)
