@@ -110,10 +110,20 @@ def evaluate(pair: Pair) -> dict[str, object]:
         FusionOptions(mode="blend", source_face=pair.source_face, target_face=pair.target_face),
     )
     row["poisson_d_source"] = round(judge(poisson.image, tface, source_desc, target_desc)[0], 4)
+    baselines = {}
     for name, baseline in (("paste", baseline_paste), ("seamless", baseline_seamless)):
-        d_src, _ = judge(baseline(source, sface, target, tface), tface, source_desc, target_desc)
-        row[f"{name}_d_source"] = round(d_src, 4)
-    row["_images"] = (source, sface, target, tface, images[0.5], images[1.0])
+        baselines[name] = baseline(source, sface, target, tface)
+        row[f"{name}_d_source"] = round(judge(baselines[name], tface, source_desc, target_desc)[0], 4)
+    row["_images"] = (
+        source,
+        sface,
+        target,
+        tface,
+        images[0.5],
+        images[1.0],
+        baselines["paste"],
+        baselines["seamless"],
+    )
     return row
 
 
@@ -131,14 +141,15 @@ def _crop(image: np.ndarray, face: Face, height: int = 220) -> np.ndarray:
 
 
 def contact_sheet(rows: list[dict[str, object]], path: Path) -> None:
-    """source | target | blend 0.5 | blend 1.0, one row per pair (package-shipped faces only)."""
+    """source | target | blend 0.5 | blend 1.0 | the two naive baselines, one row per pair."""
     lines = []
     for row in rows:
-        source, sface, target, tface, half, full = row["_images"]  # type: ignore[misc]
-        tiles = [_crop(source, sface), _crop(target, tface), _crop(half, tface), _crop(full, tface)]
+        source, sface, target, tface, *results = row["_images"]  # type: ignore[misc]
+        tiles = [_crop(source, sface), _crop(target, tface), *(_crop(image, tface) for image in results)]
         lines.append(cv2.hconcat(tiles))
     header = np.full((28, lines[0].shape[1], 3), 255, np.uint8)
-    for i, label in enumerate(("source", "target", "blend 0.5", "blend 1.0")):
+    labels = ("source", "target", "blend 0.5", "blend 1.0", "naive paste", "naive seamlessClone")
+    for i, label in enumerate(labels):
         cv2.putText(
             header, label, (i * 220 + 8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA
         )
