@@ -22,6 +22,7 @@ SMALL_FACE_PX = 128
 SMALL_SOURCE_PX = 512
 BLUR_VARIANCE_LIMIT = 25.0
 YAW_LIMIT_DEG = 30.0
+YAW_DIFFERENCE_LIMIT_DEG = 25.0
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,14 @@ def quality_warnings(image: np.ndarray, face: Face, role: str) -> list[str]:
             f"{YAW_LIMIT_DEG:.0f} degrees of frontal fuse best."
         )
     return notes
+
+
+def pose_warnings(source_face: Face, target_face: Face) -> list[str]:
+    """Warn when the two heads are turned very differently: a 2-D warp can't show a hidden cheek."""
+    source_yaw, target_yaw = estimate_yaw(source_face.landmarks), estimate_yaw(target_face.landmarks)
+    if abs(source_yaw - target_yaw) <= YAW_DIFFERENCE_LIMIT_DEG:
+        return []
+    return [
+        f"The source face is turned {source_yaw:+.0f} degrees and the target {target_yaw:+.0f}; the "
+        "cheek hidden in the source may look smeared. A source posed like the target works best."
+    ]

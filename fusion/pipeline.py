@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fusion.engines import get_engine
-from fusion.faces import Face, choose_faces, detect_faces, quality_warnings
+from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
 from fusion.postprocess import OutputPlan, frame_ops, plan_output
@@ -102,6 +102,7 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     notes += quality_warnings(source_image, source_face, "source")
     for face in target_faces:
         notes += quality_warnings(target_image, face, "target")
+        notes += pose_warnings(source_face, face)
 
     target_h, target_w = target_image.shape[:2]
     plan = plan_output((target_w, target_h), options.output_size, options.fit)

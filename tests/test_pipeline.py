@@ -185,3 +185,10 @@ def test_small_source_is_warned_about(group: np.ndarray, astronaut: np.ndarray) 
     assert any("small" in note for note in result.warnings)
     upscaled = fuse(group, astronaut, FusionOptions(resolution="4096"))
     assert any("larger than the source" in note for note in upscaled.warnings)
+
+
+def test_very_different_poses_are_warned_about(group: np.ndarray, astronaut: np.ndarray) -> None:
+    turned = fuse(group, astronaut, FusionOptions(source_face=4))  # a head turned about 40 degrees
+    assert any("turned" in note and "smeared" in note for note in turned.warnings)
+    frontal = fuse(group, astronaut, FusionOptions(source_face=1))
+    assert not any("smeared" in note for note in frontal.warnings)
