@@ -29,10 +29,6 @@ class OutputPlan:
     fit: str
 
     @property
-    def is_identity(self) -> bool:
-        return self.content_size == self.canvas_size
-
-    @property
     def content_offset(self) -> tuple[int, int]:
         """Where the content's top-left corner lands on the canvas (negative when cropped)."""
         if self.fit == "pad":

@@ -28,7 +28,3 @@ def sample_path(name: str) -> Path:
             return candidate
     hint = "pip install scikit-image" if package == "skimage" else "pip install --no-deps insightface"
     raise FusionError(f"Sample photo '{name}' needs the {package} package: {hint}")
-
-
-def sample_names() -> tuple[str, ...]:
-    return tuple(_SAMPLES)

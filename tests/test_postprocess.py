@@ -51,7 +51,7 @@ def test_canvas_has_exact_size(target: tuple[int, int], fit: str) -> None:
 def test_original_keeps_size_and_pixels() -> None:
     image = _image(300, 200)
     plan = plan_output((300, 200), None, "pad")
-    assert plan.is_identity
+    assert plan.content_size == plan.canvas_size == (300, 200)
     np.testing.assert_array_equal(place_on_canvas(image, plan), image)
 
 
