@@ -20,7 +20,7 @@ FAST_DETECT_SIDE = 640  # first pass: no upsampling, finds faces wider than ~1/8
 THOROUGH_DETECT_SIDE = 1280  # second pass, upsampled once: when the first finds nothing, or asked to
 SMALL_FACE_PX = 128
 SMALL_SOURCE_PX = 512
-BLUR_VARIANCE_LIMIT = 12.0  # soft video stills measure 14-17, sharp portraits 100+
+BLUR_VARIANCE_LIMIT = 30.0  # soft video stills measure 14-17, a 2-px blur 24-28, sharp photos 55+
 YAW_LIMIT_DEG = 30.0
 YAW_DIFFERENCE_LIMIT_DEG = 25.0
 

@@ -192,3 +192,10 @@ def test_very_different_poses_are_warned_about(group: np.ndarray, astronaut: np.
     assert any("turned" in note and "smeared" in note for note in turned.warnings)
     frontal = fuse(group, astronaut, FusionOptions(source_face=1))
     assert not any("smeared" in note for note in frontal.warnings)
+
+
+def test_blurry_source_is_warned_about(group: np.ndarray, astronaut: np.ndarray) -> None:
+    sharp = fuse(astronaut, group)
+    assert not any("blurry" in note for note in sharp.warnings)
+    soft = cv2.GaussianBlur(astronaut, (0, 0), 2)
+    assert any("source face looks blurry" in note for note in fuse(soft, group).warnings)
