@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from fusion.errors import EngineUnavailable, FusionError, NoFaceFound, OutputError
-from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, FusionOptions
+from fusion.models.cli import add_parser as add_models_parser
+from fusion.models.cli import run as run_models
+from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, UPSCALERS, FusionOptions
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
 # Most specific first: the first matching class gives the exit code.
@@ -57,8 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--source-face", type=int, default=0, help="face index in the source, largest first")
     fuse.add_argument("--target-face", type=_face_index, default=0, help="face index in the target, or all")
     fuse.add_argument("--engine", choices=ENGINE_NAMES, default="classic")
+    fuse.add_argument(
+        "--upscaler",
+        choices=UPSCALERS,
+        default="lanczos",
+        help="how a face drawn larger than the source is enlarged",
+    )
     fuse.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from --out)")
     fuse.add_argument("--json", action="store_true", help="print timings, warnings and face boxes as JSON")
+    add_models_parser(commands)
     return parser
 
 
@@ -79,6 +88,7 @@ def _run_fuse(args: argparse.Namespace) -> int:
         source_face=args.source_face,
         target_face=args.target_face,
         engine=args.engine,
+        upscaler=args.upscaler,
     )
     result = fuse(args.source, args.target, options)
     fmt = args.format or format_for_path(args.out)
@@ -99,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "models":
+            return run_models(args)
         return _run_fuse(args)
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,11 +13,13 @@ Mode = Literal["normal", "blend", "overlay"]
 Fit = Literal["pad", "crop", "stretch"]
 OutputFormat = Literal["png", "jpeg", "webp"]
 Device = Literal["auto", "cpu", "cuda"]
+Upscaler = Literal["lanczos", "realesrgan"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 DEVICES: tuple[str, ...] = get_args(Device)
+UPSCALERS: tuple[str, ...] = get_args(Upscaler)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -87,6 +89,7 @@ class FusionOptions:
     mask_size: float = 1.0
     working_limit: int = 2048
     device: Device = "auto"
+    upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged
 
     def __post_init__(self) -> None:
         for name, low, high in _FLOAT_RANGES:
@@ -102,6 +105,8 @@ class FusionOptions:
             raise InvalidOptions(f"fit={self.fit!r} is not one of {', '.join(FITS)}")
         if self.device not in DEVICES:
             raise InvalidOptions(f"device={self.device!r} is not one of {', '.join(DEVICES)}")
+        if self.upscaler not in UPSCALERS:
+            raise InvalidOptions(f"upscaler={self.upscaler!r} is not one of {', '.join(UPSCALERS)}")
         parse_resolution(self.resolution)
         _check_face_index("source_face", self.source_face, allow_all=False)
         _check_face_index("target_face", self.target_face, allow_all=True)

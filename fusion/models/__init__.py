@@ -1,0 +1,1 @@
+"""Model files for the neural engines: manifest (data), store (find, verify, download), CLI."""
