@@ -15,6 +15,8 @@ from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
 from fusion.postprocess import OutputPlan, frame_ops, plan_output
 from fusion.retouch import smooth_skin
+from fusion.upscale import detailed_source
+from fusion.upscale import require as require_upscaler
 
 DETAIL_WARN_RATIO = 2.0  # warn when a face is drawn this many times larger than the source has it
 
@@ -83,6 +85,7 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     options = options or FusionOptions()
     watch = _Stopwatch()
     engine = get_engine(options.engine)
+    require_upscaler(options.upscaler)
     with watch.stage("decode"):
         source_decoded = decode_image(source, "source")
         target_decoded = decode_image(target, "target")
@@ -114,10 +117,19 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         scale_x, scale_y = plan.content_size[0] / target_w, plan.content_size[1] / target_h
         frame_faces = [face.scaled(scale_x, scale_y) for face in target_faces]
 
+    # Stage 2 with a learned upscaler: engines that draw the source's own pixels get its face region
+    # enlarged to the size it will have; engines with a model output of their own upscale that inside.
+    fuse_source, fuse_source_face = source_image, source_face
+    if options.upscaler != "lanczos" and not getattr(engine, "upscales_itself", False):
+        with watch.stage("upscale"):
+            fuse_source, fuse_source_face = detailed_source(
+                source_image, source_face, frame_faces, options.upscaler
+            )
+
     output_faces = []
     for face in frame_faces:
         with watch.stage("fuse"):
-            patch = engine.fuse_face(source_image, source_face, frame, face, options)
+            patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
         with watch.stage("retouch"):
             pixels = patch.pixels
             if options.skin_smoothing > 0:

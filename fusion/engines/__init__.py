@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 _REGISTRY: dict[str, str] = {
     "classic": "fusion.engines.classic:ClassicEngine",
+    "inswapper": "fusion.engines.inswapper:InswapperEngine",
+    "modelscope": "fusion.engines.modelscope:ModelScopeEngine",
 }
 ENGINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 

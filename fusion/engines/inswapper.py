@@ -1,0 +1,194 @@
+"""InsightFace inswapper_128 engine: ArcFace identity of the source drawn into the target's aligned face.
+
+Models (see fusion/models/manifest.json): inswapper_128.onnx and w600k_r50.onnx are required;
+det_10g.onnx (SCRFD) is optional: without it the 5 alignment points come from the dlib landmarks
+the pipeline already found. The blend ratio mixes the swapped and the original aligned crop; the
+result is pasted back with a feathered mask whose softness scales with the face. Faces larger than
+128 px get "pixel boost": an N*128 aligned crop is swapped as N*N interleaved 128-px sub-images.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fusion import onnx_models
+from fusion.blend import composite, face_mask
+from fusion.engines.base import Availability, FacePatch
+from fusion.errors import EngineUnavailable
+from fusion.faces import Face
+from fusion.geometry import with_forehead
+from fusion.models import store
+from fusion.options import FusionOptions
+
+log = logging.getLogger(__name__)
+
+SWAP_SIZE = 128
+MAX_PIXEL_BOOST = 4  # 512 px aligned crop: 16 passes of the 128-px model
+CROP_MARGIN = 0.35  # around the landmarks, in face sizes
+# Eye distance in the 128-px ArcFace template: how many pixels of the frame one swapped pixel covers.
+_TEMPLATE_EYES_128 = float(
+    np.linalg.norm(onnx_models.ARCFACE_TEMPLATE_112[1] - onnx_models.ARCFACE_TEMPLATE_112[0])
+    * SWAP_SIZE
+    / 112
+)
+REQUIRED = ("inswapper_128", "arcface_w600k_r50")
+DETECTOR = "scrfd_10g"
+
+
+def _crop_box(points: np.ndarray, face_size: float, width: int, height: int) -> tuple[int, int, int, int]:
+    margin = CROP_MARGIN * face_size
+    x0 = max(0, math.floor(points[:, 0].min() - margin))
+    y0 = max(0, math.floor(points[:, 1].min() - margin))
+    x1 = min(width, math.ceil(points[:, 0].max() + margin))
+    y1 = min(height, math.ceil(points[:, 1].max() + margin))
+    return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
+def five_points(image: np.ndarray, face: Face, detector: Path | None, device: str) -> np.ndarray:
+    """ArcFace's 5 points for `face`: from SCRFD when its model is present and it finds this face
+    (IoU with the dlib box >= 0.3 and eyes plausibly placed), else derived from the 68 landmarks."""
+    fallback = onnx_models.five_points_from_68(face.landmarks)
+    if detector is None:
+        return fallback
+    # Detect in a window twice the face box: SCRFD then sees the face at a scale it handles well.
+    x0, y0, x1, y1 = face.box
+    half = max(x1 - x0, y1 - y0)
+    wx0, wy0 = max(0, x0 - half // 2), max(0, y0 - half // 2)
+    wx1, wy1 = min(image.shape[1], x1 + half // 2), min(image.shape[0], y1 + half // 2)
+    window = image[wy0:wy1, wx0:wx1]
+    box = (x0 - wx0, y0 - wy0, x1 - wx0, y1 - wy0)
+    detections = onnx_models.scrfd_detect(detector, window, device)
+    if not detections:
+        return fallback
+    best = max(detections, key=lambda d: _iou(d.box, box))
+    points = best.points_5 + np.array([wx0, wy0], np.float32)
+    eyes = float(np.linalg.norm(points[1] - points[0]))
+    fallback_eyes = float(np.linalg.norm(fallback[1] - fallback[0]))
+    spread = float(np.abs(points - fallback).mean())
+    if (
+        _iou(best.box, box) < 0.3
+        or not 0.6 < eyes / max(fallback_eyes, 1e-6) < 1.6
+        or spread > 0.2 * face.size
+    ):
+        log.debug("SCRFD did not confirm this face; using the dlib landmarks for alignment")
+        return fallback
+    return points.astype(np.float32)
+
+
+def pixel_boost(points_5: np.ndarray) -> int:
+    """How many 128-px passes per side the face needs so the swap is not enlarged much on paste."""
+    eyes = float(np.linalg.norm(points_5[1] - points_5[0]))
+    wanted = SWAP_SIZE * eyes / _TEMPLATE_EYES_128
+    return int(np.clip(math.ceil(wanted / SWAP_SIZE - 0.25), 1, MAX_PIXEL_BOOST))
+
+
+def swap_boosted(model: Path, aligned: np.ndarray, latent: np.ndarray, boost: int, device: str) -> np.ndarray:
+    """Swap an (N*128, N*128, 3) aligned crop as N*N interleaved 128-px sub-images."""
+    swapped = np.empty_like(aligned)
+    for dy in range(boost):
+        for dx in range(boost):
+            sub = np.ascontiguousarray(aligned[dy::boost, dx::boost])
+            swapped[dy::boost, dx::boost] = onnx_models.inswapper_swap(model, sub, latent, device)
+    return swapped
+
+
+def _square_mask(size: int) -> np.ndarray:
+    """(size, size) float32: 1 inside, feathered toward the aligned crop's edge (soft edge ~ size/20)."""
+    mask = np.zeros((size, size), np.float32)
+    border = max(2, size // 16)
+    mask[border:-border, border:-border] = 1.0
+    return cv2.GaussianBlur(mask, (0, 0), max(1.0, size / 40))
+
+
+class InswapperEngine:
+    name = "inswapper"
+    upscales_itself = True  # the 128-px model output is what gets enlarged, not the source
+
+    def availability(self) -> Availability:
+        missing = onnx_models.onnx_runtime_missing()
+        if missing:
+            return Availability(
+                False,
+                f"the {missing} package is not installed",
+                'Install it with: pip install "face-fusion[neural]"',
+            )
+        for model in REQUIRED:
+            try:
+                store.require(model, self.name)
+            except EngineUnavailable as exc:
+                return Availability(False, exc.reason, exc.remedy)
+        return Availability(True)
+
+    def providers(self, device: str = "auto") -> list[str]:
+        """What really runs the swap model here, e.g. ['CUDAExecutionProvider', 'CPUExecutionProvider']."""
+        return onnx_models.running_providers(store.require("inswapper_128", self.name), device)
+
+    def fuse_face(
+        self,
+        source: np.ndarray,
+        source_face: Face,
+        target: np.ndarray,
+        target_face: Face,
+        options: FusionOptions,
+    ) -> FacePatch:
+        target_points = with_forehead(target_face.landmarks)
+        face_size = target_face.size
+        height, width = target.shape[:2]
+        x0, y0, x1, y1 = _crop_box(target_points, face_size, width, height)
+        origin = np.array([x0, y0], np.float32)
+        crop = target[y0:y1, x0:x1]
+        local = target_points - origin
+        mask = face_mask(local, x1 - x0, y1 - y0, face_size, options.mask_size)
+        if options.blend_ratio == 0.0:
+            return FacePatch(crop.copy(), (x0, y0), mask, target_points)
+
+        swap_model = store.require("inswapper_128", self.name)
+        arcface_model = store.require("arcface_w600k_r50", self.name)
+        detector = store.status(DETECTOR)
+        detector_path = detector.path if detector.state == "present" else None
+        device = options.device
+        source_5 = five_points(source, source_face, detector_path, device)
+        target_5 = five_points(target, target_face, detector_path, device)
+        source_aligned, _ = onnx_models.align(source, source_5, 112)
+        latent = onnx_models.inswapper_latent(
+            swap_model, onnx_models.arcface_embedding(arcface_model, source_aligned, device)
+        )
+        boost = pixel_boost(target_5)
+        size = SWAP_SIZE * boost
+        aligned, matrix = onnx_models.align(target, target_5, size)
+        swapped = swap_boosted(swap_model, aligned, latent, boost, device).astype(np.float32)
+        ratio = options.blend_ratio
+        mixed = ratio * swapped + (1.0 - ratio) * aligned.astype(np.float32)
+        mixed_u8 = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+        # Frame pixels per aligned pixel: above ~1.25 the paste enlarges the swap (stage 2 of upscaling).
+        enlarge = 1.0 / math.sqrt(abs(np.linalg.det(matrix[:, :2])))
+        if enlarge > 1.25 and options.upscaler != "lanczos":
+            from fusion.upscale import enlarge_to
+
+            big = round(size * enlarge)
+            mixed_u8 = enlarge_to(mixed_u8, (big, big), options.upscaler)
+            matrix = matrix * (big / size)
+            size = big
+        to_crop = matrix.copy()
+        to_crop[:, 2] += matrix[:, :2] @ origin  # aligned <- crop-local coordinates
+        inverse = cv2.invertAffineTransform(to_crop)
+        interpolation = cv2.INTER_CUBIC if enlarge > 1.0 else cv2.INTER_AREA
+        face = cv2.warpAffine(
+            mixed_u8, inverse, (x1 - x0, y1 - y0), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
+        )
+        square = cv2.warpAffine(_square_mask(size), inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+        paste_mask = mask * square
+        return FacePatch(composite(crop, face, paste_mask), (x0, y0), paste_mask, target_points)

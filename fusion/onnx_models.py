@@ -1,0 +1,187 @@
+"""InsightFace models through onnxruntime: SCRFD detection, ArcFace embedding, inswapper_128.
+
+Sessions are created once per (file, size, mtime, device) and shared: an onnxruntime session's
+`run` is thread-safe. CUDA is used only when onnxruntime lists it AND the session really reports it
+in `get_providers()` (onnxruntime-gpu without CUDA silently falls back to the CPU).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# ArcFace 5-point template (left eye, right eye, nose tip, left and right mouth corner) for 112 px.
+ARCFACE_TEMPLATE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    np.float32,
+)
+
+
+def onnx_runtime_missing() -> str | None:
+    """None when onnxruntime and onnx import, else which one is missing."""
+    import importlib.util
+
+    for module in ("onnxruntime", "onnx"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
+
+
+def wanted_providers(device: str) -> list[str]:
+    import onnxruntime as ort
+
+    if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+@lru_cache(maxsize=8)
+def _session(path: str, size: int, mtime_ns: int, device: str) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # onnxruntime-gpu without CUDA logs a page of errors, then runs on CPU
+    session = ort.InferenceSession(path, options, providers=wanted_providers(device))
+    log.info("%s runs on %s", Path(path).name, session.get_providers())
+    return session
+
+
+def session(path: Path, device: str = "auto") -> Any:
+    stat = path.stat()
+    return _session(str(path), stat.st_size, stat.st_mtime_ns, device)
+
+
+def running_providers(path: Path, device: str = "auto") -> list[str]:
+    """What really runs this model (`session.get_providers()`), e.g. ['CPUExecutionProvider']."""
+    return list(session(path, device).get_providers())
+
+
+def five_points_from_68(landmarks_68: np.ndarray) -> np.ndarray:
+    """ArcFace's 5 points from dlib's 68: eye centres, nose tip (30), mouth corners (48, 54)."""
+    return np.array(
+        [
+            landmarks_68[36:42].mean(axis=0),
+            landmarks_68[42:48].mean(axis=0),
+            landmarks_68[30],
+            landmarks_68[48],
+            landmarks_68[54],
+        ],
+        np.float32,
+    )
+
+
+def alignment_matrix(points_5: np.ndarray, size: int) -> np.ndarray:
+    """2x3 similarity mapping the image onto the ArcFace template scaled to `size` px."""
+    template = ARCFACE_TEMPLATE_112 * (size / 112.0)
+    matrix, _ = cv2.estimateAffinePartial2D(points_5, template, method=cv2.LMEDS)
+    if matrix is None:  # degenerate points: fall back to the least-squares fit
+        from fusion.geometry import similarity_transform
+
+        matrix = similarity_transform(points_5, template)
+    return matrix.astype(np.float64)
+
+
+def align(image: np.ndarray, points_5: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (size, size, 3) aligned crop and the 2x3 matrix that produced it."""
+    matrix = alignment_matrix(points_5, size)
+    crop = cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return crop, matrix
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    score: float
+    points_5: np.ndarray  # (5, 2) float32
+
+
+def scrfd_detect(
+    path: Path, image: np.ndarray, device: str = "auto", size: int = 640, threshold: float = 0.5
+) -> list[Detection]:
+    """SCRFD (buffalo_l det_10g): faces with 5 keypoints, best first. `image` is (H, W, 3) RGB uint8.
+
+    The image is letterboxed to size x size (top-left), normalised (x - 127.5) / 128. The nine outputs
+    are scores, box distances and keypoint offsets for strides 8, 16, 32, two anchors per cell.
+    """
+    model = session(path, device)
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    resized = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+    canvas = np.zeros((size, size, 3), np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
+    outputs = model.run(None, {model.get_inputs()[0].name: blob})
+    strides = (8, 16, 32)
+    count = len(strides)
+    boxes, scores, points = [], [], []
+    for index, stride in enumerate(strides):
+        score = outputs[index].reshape(-1)
+        distance = outputs[index + count].reshape(-1, 4) * stride
+        offsets = outputs[index + 2 * count].reshape(-1, 10) * stride
+        cells = size // stride
+        ys, xs = np.mgrid[0:cells, 0:cells]
+        centres = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
+        anchors = len(score) // len(centres)
+        centres = np.repeat(centres, anchors, axis=0)
+        keep = score >= threshold
+        centre = centres[keep]
+        boxes.append(np.hstack([centre - distance[keep][:, :2], centre + distance[keep][:, 2:]]))
+        points.append(centre[:, None, :] + offsets[keep].reshape(-1, 5, 2))
+        scores.append(score[keep])
+    all_boxes = np.vstack(boxes) / scale
+    all_scores = np.concatenate(scores)
+    all_points = np.vstack(points) / scale
+    if not len(all_scores):
+        return []
+    rects = [[float(x0), float(y0), float(x1 - x0), float(y1 - y0)] for x0, y0, x1, y1 in all_boxes]
+    kept = cv2.dnn.NMSBoxes(rects, all_scores.astype(float).tolist(), threshold, 0.4)
+    order = sorted(np.asarray(kept).reshape(-1).tolist(), key=lambda i: -all_scores[i])
+    detections = []
+    for i in order:
+        x0, y0, x1, y1 = (float(v) for v in all_boxes[i])
+        detections.append(Detection((x0, y0, x1, y1), float(all_scores[i]), all_points[i].astype(np.float32)))
+    return detections
+
+
+def arcface_embedding(path: Path, aligned_112: np.ndarray, device: str = "auto") -> np.ndarray:
+    """(512,) L2-normalised identity embedding of a (112, 112, 3) RGB uint8 aligned face."""
+    model = session(path, device)
+    blob = ((aligned_112.astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1)[None]
+    embedding = model.run(None, {model.get_inputs()[0].name: blob})[0].reshape(-1)
+    return (embedding / max(float(np.linalg.norm(embedding)), 1e-12)).astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def _emap(path: str, size: int, mtime_ns: int) -> np.ndarray:
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    return numpy_helper.to_array(graph.initializer[-1]).astype(np.float32)
+
+
+def inswapper_latent(path: Path, embedding: np.ndarray) -> np.ndarray:
+    """(1, 512) inswapper `source` input: the normed embedding through `emap`, re-normalised."""
+    stat = path.stat()
+    latent = embedding.reshape(1, -1) @ _emap(str(path), stat.st_size, stat.st_mtime_ns)
+    return (latent / max(float(np.linalg.norm(latent)), 1e-12)).astype(np.float32)
+
+
+def inswapper_swap(
+    path: Path, aligned_128: np.ndarray, latent: np.ndarray, device: str = "auto"
+) -> np.ndarray:
+    """inswapper_128 on one aligned crop: (128, 128, 3) RGB uint8 in, (128, 128, 3) RGB uint8 out."""
+    model = session(path, device)
+    blob = (aligned_128.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+    output = model.run(None, {"target": blob, "source": latent})[0][0]
+    return np.clip(output.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)

