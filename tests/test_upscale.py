@@ -102,6 +102,7 @@ def test_missing_package_and_missing_system_libraries(monkeypatch: pytest.Monkey
         raise ImportError("No module named 'realesrgan_ncnn_vulkan_wrapper'")
 
     monkeypatch.setattr(upscale, "_wrapper", broken)
+    monkeypatch.setattr(upscale, "backend", lambda: "ncnn")  # torch needs no system libraries
     status = upscale.availability("realesrgan")
     assert not status.available and "apt-get install -y libvulkan1 libomp5" in status.remedy
     with pytest.raises(EngineUnavailable, match="libvulkan1"):
@@ -138,3 +139,45 @@ def test_detailed_source_with_realesrgan(group: np.ndarray) -> None:
     assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
     # The enlarged landmarks still sit on the face: the 68 points fall inside the enlarged window.
     assert (face.landmarks >= 0).all() and (face.landmarks[:, 0] < image.shape[1]).all()
+
+
+def _ncnn_loads() -> bool:
+    try:
+        upscale._wrapper()
+    except ImportError:
+        return False
+    return True
+
+
+@needs_realesrgan
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+@pytest.mark.skipif(not _ncnn_loads(), reason="ncnn needs libvulkan1 libomp5")
+def test_torch_port_matches_ncnn(astronaut: np.ndarray) -> None:
+    from fusion.realesrgan_torch import upscale4
+
+    tile = np.ascontiguousarray(astronaut[40:136, 180:276])
+    ncnn = upscale._net("animevideov3-x4")(tile).astype(int)
+    torch_out = upscale4(tile, "cpu").astype(int)
+    assert torch_out.shape == ncnn.shape == (384, 384, 3)
+    # Same weights, same network: equal up to fp16-vs-fp32 rounding (the borders pad differently).
+    assert np.abs(torch_out - ncnn)[8:-8, 8:-8].mean() < 1.0
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+@pytest.mark.gpu
+@needs_realesrgan
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+def test_torch_port_on_cuda_fp16(astronaut: np.ndarray) -> None:
+    from fusion.realesrgan_torch import upscale4
+
+    tile = np.ascontiguousarray(astronaut[:128, 128:256])
+    on_gpu = upscale4(tile, "cuda").astype(int)
+    on_cpu = upscale4(tile, "cpu").astype(int)
+    assert np.abs(on_gpu - on_cpu).mean() < 1.5

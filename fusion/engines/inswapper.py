@@ -179,7 +179,7 @@ class InswapperEngine:
             from fusion.upscale import enlarge_to
 
             big = round(size * enlarge)
-            mixed_u8 = enlarge_to(mixed_u8, (big, big), options.upscaler)
+            mixed_u8 = enlarge_to(mixed_u8, (big, big), options.upscaler, device=device)
             matrix = matrix * (big / size)
             size = big
         to_crop = matrix.copy()
