@@ -120,7 +120,7 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     # Stage 2 with a learned upscaler: engines that draw the source's own pixels get its face region
     # enlarged to the size it will have; engines with a model output of their own upscale that inside.
     fuse_source, fuse_source_face = source_image, source_face
-    if options.upscaler != "lanczos" and not getattr(engine, "upscales_itself", False):
+    if options.upscaler != "lanczos" and not engine.upscales_itself:
         with watch.stage("upscale"):
             fuse_source, fuse_source_face = detailed_source(
                 source_image, source_face, frame_faces, options.upscaler

@@ -34,6 +34,9 @@ class FacePatch:
 
 class Engine(Protocol):
     name: str
+    # True when the engine enlarges its own output (a model with a fixed output size); otherwise the
+    # pipeline hands it a source whose face region the chosen upscaler already enlarged.
+    upscales_itself: bool
 
     def availability(self) -> Availability: ...
 

@@ -112,6 +112,7 @@ def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndar
 
 class ClassicEngine:
     name = "classic"
+    upscales_itself = False
 
     def availability(self) -> Availability:
         return Availability(True)
