@@ -114,7 +114,7 @@ def test_detect_for_display_numbers_faces(handlers: Handlers) -> None:
 
 
 def test_fuse_handler_writes_the_file_and_the_preview_pair(handlers: Handlers) -> None:
-    path, (before, after), info, job = handlers.fuse(
+    path, (before, after), info, pending, job = handlers.fuse(
         str(sample_path("group")),
         str(sample_path("astronaut")),
         resolution="1024x512",
@@ -126,7 +126,7 @@ def test_fuse_handler_writes_the_file_and_the_preview_pair(handlers: Handlers) -
     with Image.open(path) as image:
         assert image.size == (1024, 512)
     assert before.shape == after.shape == (512, 1024, 3)
-    assert "1024 x 512" in info and "| total |" in info
+    assert "1024 x 512" in info and "s in fuse()" in info
     identity = handlers.identity(job)
     assert "to the source" in identity and "to the target" in identity
 

@@ -18,7 +18,10 @@ from webui.presets import PRESET_FIELDS, PRESETS
 
 CACHE_SECONDS = 3600  # gradio's uploads and cached outputs: checked every hour, removed after an hour
 QUEUE_SIZE = 32
-FUSE_CONCURRENCY = 1  # fusion uses both cores of a small machine; more at once only slows each down
+# Every event that runs dlib shares one queue slot: dlib's face detector object is shared by the
+# library and crashes the process (heap corruption) when two threads detect at once.
+FUSION_QUEUE = "fusion"
+FUSION_CONCURRENCY = 1
 CSS = """
 #fuse-button {min-height: 3em; font-size: 1.15em}
 .face-preview img {object-fit: contain}
@@ -56,6 +59,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                 )
                 source_faces = gr.Image(
                     label=t("source_faces"),
+                    elem_id="source-faces",
                     interactive=False,
                     format="jpeg",
                     height=180,
@@ -79,6 +83,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                 )
                 target_faces = gr.Image(
                     label=t("target_faces"),
+                    elem_id="target-faces",
                     interactive=False,
                     format="jpeg",
                     height=180,
@@ -149,25 +154,25 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
 
         examples = example_pairs()
         if examples:
-            gr.Examples(examples, inputs=[source, target], label=t("examples"))
+            shown = gr.Examples(examples, inputs=[source, target], label=t("examples"))
+            shown.dataset.headers = []  # column headers would show untranslated keys; the label says it
 
-        # Wiring: every action has its own API name; uploads and fusion have separate queues so that
-        # looking at faces never waits behind a running fusion.
+        # Wiring: every action has its own API name.
         source.change(
             partial(detect_for_display, role="source"),
             inputs=[source],
             outputs=[source_faces, source_face],
             api_name="detect_source_faces",
-            concurrency_id="detect",
-            concurrency_limit=2,
+            concurrency_id=FUSION_QUEUE,
+            concurrency_limit=FUSION_CONCURRENCY,
         )
         target.change(
             partial(detect_for_display, role="target"),
             inputs=[target],
             outputs=[target_faces, target_face],
             api_name="detect_target_faces",
-            concurrency_id="detect",
-            concurrency_limit=2,
+            concurrency_id=FUSION_QUEUE,
+            concurrency_limit=FUSION_CONCURRENCY,
         )
         gr.on(
             [resolution.change, target.change],
@@ -214,17 +219,18 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                 target_face,
                 engine,
             ],
-            outputs=[download, comparison, info, identity_job],
+            outputs=[download, comparison, info, identity, identity_job],
             api_name="fuse",
-            concurrency_id="fuse",
-            concurrency_limit=FUSE_CONCURRENCY,
+            concurrency_id=FUSION_QUEUE,
+            concurrency_limit=FUSION_CONCURRENCY,
         ).success(
             handlers.identity,
             inputs=[identity_job],
             outputs=[identity],
             api_name="identity",
             api_visibility="undocumented",  # needs the state of a fusion made in this page
-            concurrency_id="fuse",
+            concurrency_id=FUSION_QUEUE,
+            concurrency_limit=FUSION_CONCURRENCY,
             show_progress="minimal",
         )
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_SIDE = 1024  # the before/after slider shows at most this; the download is full size
 FACES_PREVIEW_SIDE = 640
+IDENTITY_PENDING = "**Identity distance:** measuring ..."
 OUTPUT_MAX_AGE_SECONDS = 3600  # result files older than this are removed from the output folder
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (64, 200, 64), (255, 170, 0), (200, 80, 255), (0, 200, 200))
@@ -168,16 +169,15 @@ def before_after(
 
 def info_markdown(report: dict[str, Any], output_format: str, seconds_in_handler: float) -> str:
     width, height = report["size"]
-    timings = report["timings"]
-    rows = "\n".join(f"| {stage} | {seconds * 1000:.0f} ms |" for stage, seconds in timings.items())
+    timings = dict(report["timings"])
+    total = timings.pop("total")
+    stages = " · ".join(
+        f"{stage} {seconds * 1000:.0f}" for stage, seconds in timings.items() if seconds >= 0.0005
+    )
     lines = [
         f"**Output:** {width} x {height} px, {output_format.upper()}",
-        "",
-        "| stage | time |",
-        "|---|---|",
-        rows,
-        f"| encode + save | {seconds_in_handler * 1000:.0f} ms |",
-        "",
+        f"**Time:** {total:.2f} s in fuse() ({stages} ms), "
+        f"then {seconds_in_handler * 1000:.0f} ms to encode and save",
     ]
     warnings = report["warnings"]
     if warnings:
@@ -185,7 +185,7 @@ def info_markdown(report: dict[str, Any], output_format: str, seconds_in_handler
         lines += [f"- {note}" for note in warnings]
     else:
         lines.append("No warnings.")
-    return "\n".join(lines)
+    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
 
 
 def identity_markdown(job: IdentityJob | None) -> str:
@@ -281,11 +281,12 @@ class Handlers:
         target_face: str = "0",
         engine: str = "classic",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
-    ) -> tuple[str, tuple[np.ndarray, np.ndarray], str, IdentityJob | None]:
+    ) -> tuple[str, tuple[np.ndarray, np.ndarray], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.
 
         Returns the full-resolution result file (in `output_format`), the before/after pair for the
-        slider, the details as Markdown, and the state for the identity check that follows.
+        slider, the details as Markdown, the identity line's placeholder and the state for the
+        identity check that follows (it runs after the result is shown).
         """
         if not source or not target:
             missing = " and ".join(r for r, v in (("source face", source), ("target photo", target)) if not v)
@@ -326,7 +327,8 @@ class Handlers:
             source, target, str(path), result.source_face, result.target_faces[0], result.output_faces[0]
         )
         report = result.report()
-        return str(path), (before, after), info_markdown(report, output_format, handler_seconds), job
+        info = info_markdown(report, output_format, handler_seconds)
+        return str(path), (before, after), info, IDENTITY_PENDING, job
 
     def identity(self, job: IdentityJob | None) -> str:
         return identity_markdown(job)

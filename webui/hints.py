@@ -17,14 +17,14 @@ from fusion.options import RESOLUTION_PRESETS, parse_resolution
 
 log = logging.getLogger(__name__)
 
-# Seconds for one request by output megapixels, on the 2-core CPU these machines have: fuse() with
-# the package-shipped samples (group photo face 1 -> astronaut, classic engine, default options),
-# best of two, plus the PNG encode the UI does. Measured at commit 4b04189; interpolated between.
+# Seconds for one request by output megapixels on the 2-core CPU these machines have: warm fuse() of
+# two 1-2 MP JPEGs plus the PNG encode (benchmarks/speed.py, README "Speed"), plus ~0.1 s the page
+# adds (tests/test_browser.py). Interpolated between the sizes.
 CPU_SECONDS_BY_MEGAPIXELS: tuple[tuple[float, float], ...] = (
-    (0.26, 3.2),  # 512 x 512
-    (1.05, 3.3),  # 1024 x 1024
-    (4.19, 3.6),  # 2048 x 2048
-    (16.8, 4.5),  # 4096 x 4096
+    (0.26, 0.25),  # 512 x 512
+    (1.05, 0.3),  # 1024 x 1024
+    (4.19, 0.4),  # 2048 x 2048
+    (16.8, 1.0),  # 4096 x 4096
 )
 # Peak memory per output pixel while fusing (uint8 frame, float32 blend buffers, encode buffer),
 # rounded up from the 4096 x 4096 run (~0.7 GB peak) so that the check errs on the safe side.
@@ -108,4 +108,4 @@ def hint_text(resolution: str, target_size: tuple[int, int] | None, capacity: Ca
         return f"{machine}."
     seconds = expected_cpu_seconds(pixels)
     warn = "⚠️ " if seconds > SLOW_SECONDS else ""
-    return f"{warn}{machine}. Expected time for this size on this CPU: about {seconds:.0f} s."
+    return f"{warn}{machine}. Expected time for this size on this CPU: about {seconds:.1f} s."

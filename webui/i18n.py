@@ -34,8 +34,9 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "mode": ("Fusion mode", "融合模式"),
     "mode_info": (
-        "normal: seamless; blend: soft mix of both faces; overlay: keeps the target's light and texture.",
-        "normal：无缝融合；blend：两张脸柔和混合；overlay：保留目标的光影与质感。",
+        "normal: the source face under the photo's light, soft edge; blend: Poisson (seamless) "
+        "blending; overlay: overlay blend of the face layer, more contrast.",
+        "normal：源人脸采用照片光影，边缘柔和；blend：泊松无缝融合；overlay：叠加混合，对比更强。",
     ),
     "skin_smoothing": ("Skin smoothing", "皮肤平滑"),
     "skin_smoothing_info": ("Evens out skin on the face only.", "只对面部皮肤做平滑。"),
@@ -72,7 +73,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "result": ("Before / after (drag the slider)", "对比（拖动滑块）"),
     "download": ("Full-resolution result", "全分辨率结果下载"),
     "info": ("Details", "详细信息"),
-    "examples": ("Examples (photos that ship with installed packages)", "示例（随已安装软件包附带的照片）"),
+    "examples": (
+        "Examples: source face → target photo (photos that ship with installed packages)",
+        "示例：源人脸 → 目标照片（随已安装软件包附带的照片）",
+    ),
 }
 
 EN = {key: texts[0] for key, texts in _TEXTS.items()}
