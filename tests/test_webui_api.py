@@ -163,6 +163,8 @@ def blank_image(tmp_path: Path) -> str:
         ({"mode": "screen"}, "'screen' (type: <class 'str'>) is not in the list of choices: ['normal'"),
         ({"source_face": "7"}, "source face 7 does not exist"),
         ({"output_format": "gif"}, "not in the list of choices: ['png', 'jpeg', 'webp']"),
+        ({"engine": "faceswap9000"}, "is not in the list of choices: ['classic'"),
+        ({"upscaler": "bicubic"}, "is not in the list of choices: ['lanczos', 'realesrgan']"),
     ],
 )
 def test_bad_options_come_back_as_errors_with_the_message(

@@ -12,7 +12,14 @@ from fusion.errors import FusionError
 from fusion.io import MAX_FILE_BYTES
 from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from fusion.samples import sample_path
-from webui.handlers import Handlers, detect_for_display, engine_choices, engine_notes, preset_handler
+from webui.handlers import (
+    Handlers,
+    detect_for_display,
+    engine_choices,
+    engine_notes,
+    preset_handler,
+    upscaler_choices,
+)
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
 
@@ -139,6 +146,9 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                     engine = gr.Dropdown(
                         engine_choices(), value="classic", label=t("engine"), info=t("engine_info")
                     )
+                    upscaler = gr.Dropdown(
+                        upscaler_choices(), value="lanczos", label=t("upscaler"), info=t("upscaler_info")
+                    )
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
@@ -218,6 +228,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                 source_face,
                 target_face,
                 engine,
+                upscaler,
             ],
             outputs=[download, comparison, info, identity, identity_job],
             api_name="fuse",

@@ -22,10 +22,13 @@ import numpy as np
 
 from fusion import FusionError, FusionOptions, InvalidOptions, fuse
 from fusion.engines import ENGINE_NAMES, engine_availability
+from fusion.engines.base import Availability
 from fusion.faces import Face, detect_faces
 from fusion.identity import SAME_PERSON_DISTANCE, face_descriptor, identity_distance, redetected_descriptor
 from fusion.io import decode_image, encode_image, write_atomic
+from fusion.options import UPSCALERS
 from fusion.postprocess import place_on_canvas, plan_output, resize
+from fusion.upscale import availability as upscaler_availability
 from webui import hints
 from webui.presets import preset_values
 
@@ -80,22 +83,27 @@ def parse_face_index(value: object, role: str, allow_all: bool) -> int | str:
     return int(text)
 
 
+def _choices(names: tuple[str, ...], check: Callable[[str], Availability]) -> list[tuple[str, str]]:
+    """(label, value) pairs for a dropdown; what can't run here is labelled as such."""
+    return [(name if check(name).available else f"{name} (unavailable)", name) for name in names]
+
+
 def engine_choices() -> list[tuple[str, str]]:
-    """(label, value) pairs for the engine dropdown; unavailable engines are labelled as such."""
-    choices = []
-    for name in ENGINE_NAMES:
-        status = engine_availability(name)
-        choices.append((name if status.available else f"{name} (unavailable)", name))
-    return choices
+    return _choices(ENGINE_NAMES, engine_availability)
+
+
+def upscaler_choices() -> list[tuple[str, str]]:
+    return _choices(UPSCALERS, upscaler_availability)
 
 
 def engine_notes() -> str:
-    """Markdown lines for every engine that cannot run here: why, and how to fix it."""
+    """Markdown lines for every engine or upscaler that cannot run here: why, and how to fix it."""
     lines = []
-    for name in ENGINE_NAMES:
-        status = engine_availability(name)
-        if not status.available:
-            lines.append(f"- **{name}** is unavailable: {status.reason}. {status.remedy}")
+    for names, check in ((ENGINE_NAMES, engine_availability), (UPSCALERS, upscaler_availability)):
+        for name in names:
+            status = check(name)
+            if not status.available:
+                lines.append(f"- **{name}** is unavailable: {status.reason}. {status.remedy}")
     return "\n".join(lines)
 
 
@@ -280,6 +288,7 @@ class Handlers:
         source_face: str = "0",
         target_face: str = "0",
         engine: str = "classic",
+        upscaler: str = "lanczos",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[np.ndarray, np.ndarray], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.
@@ -309,6 +318,7 @@ class Handlers:
                 source_face=parse_face_index(source_face, "source", allow_all=False),  # type: ignore[arg-type]
                 target_face=parse_face_index(target_face, "target", allow_all=True),
                 engine=engine,
+                upscaler=upscaler,  # type: ignore[arg-type]
             )
             self._check_capacity(options, target)
             progress(0.05, desc="Fusing")

@@ -68,6 +68,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "How the face is fused. Unavailable engines say why below.",
         "人脸融合方式。不可用的引擎在下方说明原因。",
     ),
+    "upscaler": ("Face upscaler", "人脸放大算法"),
+    "upscaler_info": (
+        "Only matters when the face is drawn larger than the source has it (large outputs). "
+        "realesrgan: learned detail, about 0.5-2 s per face on a CPU.",
+        "仅当输出中的人脸大于源照片中的人脸时起作用。realesrgan：学习式细节，CPU 上每张脸约 0.5-2 秒。",
+    ),
     "advanced": ("Advanced", "高级选项"),
     "fuse": ("Fuse", "融合"),
     "result": ("Before / after (drag the slider)", "对比（拖动滑块）"),
