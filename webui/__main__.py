@@ -55,7 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from webui import instance
     from webui.app import build_app, default_data_dir, launch_kwargs
+    from webui.settings import Settings, SettingsError
 
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Invalid setting: {exc}", file=sys.stderr)
+        return 2
     data_dir = default_data_dir()
     pid_path = instance.pid_file(data_dir, args.port)
     replaced = instance.stop_previous(pid_path)
@@ -71,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         output_dir = data_dir / "outputs"
-        demo = build_app(output_dir, force_cpu=args.cpu)
+        demo = build_app(output_dir, force_cpu=args.cpu, settings=settings)
         _app, _local_url, share_url = demo.launch(
             server_name=args.host,
             server_port=args.port,
@@ -79,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             auth=args.auth,
             quiet=True,
             prevent_thread_lock=True,
-            **launch_kwargs(output_dir),  # type: ignore[arg-type]
+            **launch_kwargs(output_dir, settings),  # type: ignore[arg-type]
         )
         shown_host = "127.0.0.1" if args.host == "0.0.0.0" else args.host
         print(f"Face fusion UI: http://{shown_host}:{args.port}  (listening on {args.host})", flush=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from fusion.errors import FusionError
-from fusion.io import MAX_FILE_BYTES
 from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from fusion.samples import sample_path
 from webui.handlers import (
@@ -22,17 +22,35 @@ from webui.handlers import (
 )
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
+from webui.settings import Settings
 
-CACHE_SECONDS = 3600  # gradio's uploads and cached outputs: checked every hour, removed after an hour
-QUEUE_SIZE = 32
-# Every event that runs dlib shares one queue slot: dlib's face detector object is shared by the
-# library and crashes the process (heap corruption) when two threads detect at once.
+# Every event that runs dlib shares one queue slot (settings.concurrency, 1 by default): dlib's face
+# detector object is shared by the library and crashed the process (heap corruption) when two
+# threads detected at once.
 FUSION_QUEUE = "fusion"
-FUSION_CONCURRENCY = 1
 CSS = """
 #fuse-button {min-height: 3em; font-size: 1.15em}
 .face-preview img {object-fit: contain}
 """
+
+
+def pass_upload_path(image: gr.Image) -> gr.Image:
+    """Make a filepath gr.Image hand the uploaded file's path on without opening it.
+
+    gr.Image opens every upload with Pillow before the handler runs, so a zero-byte, text or
+    decompression-bomb upload failed inside gradio with a generic "upstream app raised an exception".
+    The library decodes and validates the file itself and says exactly what is wrong with it.
+    (A subclass would do the same, but gradio writes a .pyi file beside any module defining one.)
+    """
+    gradio_preprocess = image.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        if payload is not None and getattr(payload, "path", None):
+            return str(payload.path)
+        return gradio_preprocess(payload)
+
+    image.preprocess = preprocess  # type: ignore[method-assign]
+    return image
 
 
 def default_data_dir() -> Path:
@@ -50,9 +68,12 @@ def example_pairs() -> list[list[str]]:
     return [[astronaut, group], [group, astronaut]]
 
 
-def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
-    handlers = Handlers(output_dir, force_cpu=force_cpu)
-    with gr.Blocks(title="Face fusion", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as demo:
+def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | None = None) -> gr.Blocks:
+    settings = settings or Settings()
+    handlers = Handlers(output_dir, force_cpu=force_cpu, settings=settings)
+    # Gradio's own copies of uploads and outputs go after the same retention time as our results.
+    delete_cache = (settings.cache_check_seconds, settings.retention_seconds)
+    with gr.Blocks(title="Face fusion", delete_cache=delete_cache) as demo:
         gr.Markdown(t("intro"))
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=280):
@@ -161,6 +182,8 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
                 info = gr.Markdown(label=t("info"), elem_id="result-info")
                 identity = gr.Markdown(elem_id="result-identity")
         identity_job = gr.State(None)
+        pass_upload_path(source)
+        pass_upload_path(target)
 
         examples = example_pairs()
         if examples:
@@ -174,7 +197,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
             outputs=[source_faces, source_face],
             api_name="detect_source_faces",
             concurrency_id=FUSION_QUEUE,
-            concurrency_limit=FUSION_CONCURRENCY,
+            concurrency_limit=settings.concurrency,
         )
         target.change(
             partial(detect_for_display, role="target"),
@@ -182,7 +205,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
             outputs=[target_faces, target_face],
             api_name="detect_target_faces",
             concurrency_id=FUSION_QUEUE,
-            concurrency_limit=FUSION_CONCURRENCY,
+            concurrency_limit=settings.concurrency,
         )
         gr.on(
             [resolution.change, target.change],
@@ -233,7 +256,7 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
             outputs=[download, comparison, info, identity, identity_job],
             api_name="fuse",
             concurrency_id=FUSION_QUEUE,
-            concurrency_limit=FUSION_CONCURRENCY,
+            concurrency_limit=settings.concurrency,
         ).success(
             handlers.identity,
             inputs=[identity_job],
@@ -241,17 +264,18 @@ def build_app(output_dir: Path, force_cpu: bool = False) -> gr.Blocks:
             api_name="identity",
             api_visibility="undocumented",  # needs the state of a fusion made in this page
             concurrency_id=FUSION_QUEUE,
-            concurrency_limit=FUSION_CONCURRENCY,
+            concurrency_limit=settings.concurrency,
             show_progress="minimal",
         )
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    demo.queue(max_size=settings.max_queue, default_concurrency_limit=1)
     return demo
 
 
-def launch_kwargs(output_dir: Path) -> dict[str, object]:
+def launch_kwargs(output_dir: Path, settings: Settings | None = None) -> dict[str, object]:
     """Security-relevant launch() settings: upload limit, and only our output folder served."""
+    settings = settings or Settings()
     return {
-        "max_file_size": MAX_FILE_BYTES,
+        "max_file_size": settings.max_file_bytes,
         "allowed_paths": [str(output_dir.resolve())],
         "i18n": I18N,
         "css": CSS,

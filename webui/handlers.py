@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import cv2
 import gradio as gr
 import numpy as np
 
-from fusion import FusionError, FusionOptions, InvalidOptions, fuse
+from fusion import FusionError, FusionOptions, InvalidImage, InvalidOptions, fuse
 from fusion.engines import ENGINE_NAMES, engine_availability
 from fusion.engines.base import Availability
 from fusion.faces import Face, detect_faces
@@ -31,13 +32,13 @@ from fusion.postprocess import place_on_canvas, plan_output, resize
 from fusion.upscale import availability as upscaler_availability
 from webui import hints
 from webui.presets import preset_values
+from webui.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PREVIEW_SIDE = 1024  # the before/after slider shows at most this; the download is full size
 FACES_PREVIEW_SIDE = 640
 IDENTITY_PENDING = "**Identity distance:** measuring ..."
-OUTPUT_MAX_AGE_SECONDS = 3600  # result files older than this are removed from the output folder
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (64, 200, 64), (255, 170, 0), (200, 80, 255), (0, 200, 200))
 
@@ -215,13 +216,29 @@ def identity_markdown(job: IdentityJob | None) -> str:
     )
 
 
+def header_size(path: str) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None when it can't be read (the library then
+    decodes it and says precisely what is wrong)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 class Handlers:
     """The UI's actions. Holds only app-wide, read-only settings (where results go, the machine)."""
 
-    def __init__(self, output_dir: Path, force_cpu: bool = False) -> None:
+    def __init__(self, output_dir: Path, force_cpu: bool = False, settings: Settings | None = None) -> None:
         self.output_dir = output_dir
         self.force_cpu = force_cpu
+        self.settings = settings or Settings()
         output_dir.mkdir(parents=True, exist_ok=True)
+        self.prune_outputs()  # results left from an earlier run that are past the retention time
 
     def capacity(self) -> hints.Capacity:
         return hints.machine_capacity(self.force_cpu)
@@ -229,26 +246,16 @@ class Handlers:
     def resolution_hint(self, resolution: str = "original", target: str | None = None) -> str:
         """Markdown under the resolution control: expected time (CPU) or free memory (GPU)."""
         try:
-            target_size = None
-            if target:
-                from PIL import Image
-
-                with Image.open(target) as image:
-                    target_size = image.size
+            target_size = header_size(target) if target else None
             return hints.hint_text(resolution, target_size, self.capacity())
         except FusionError as exc:
             return f"⚠️ {exc}"
-        except OSError:
-            return hints.hint_text(resolution, None, self.capacity())
 
     def _check_capacity(self, options: FusionOptions, target_path: str) -> None:
         """Refuse, before any work, an output size this machine cannot hold."""
-        size = options.output_size
+        size = options.output_size or header_size(target_path)
         if size is None:
-            from PIL import Image
-
-            with Image.open(target_path) as image:
-                size = image.size
+            return  # not readable as an image: decoding reports why
         capacity = self.capacity()
         pixels = size[0] * size[1]
         if not hints.fits_in_memory(pixels, capacity):
@@ -260,8 +267,20 @@ class Handlers:
                 print_exception=False,
             )
 
-    def _prune_outputs(self) -> None:
-        cutoff = time.time() - OUTPUT_MAX_AGE_SECONDS
+    def _check_pixels(self, path: str, role: str) -> None:
+        """The app's pixel limit (it can be set lower than the library's, which decoding enforces)."""
+        size = header_size(path)
+        limit = self.settings.max_pixels
+        if size is not None and size[0] * size[1] > limit:
+            raise InvalidImage(
+                role,
+                f"{size[0]}x{size[1]} pixels is over this app's limit of {limit:,} pixels",
+                "Downscale the photo first",
+            )
+
+    def prune_outputs(self) -> None:
+        """Delete results older than the retention time (bounded: at most 10,000 files looked at)."""
+        cutoff = time.time() - self.settings.retention_seconds
         for count, path in enumerate(self.output_dir.glob("fusion-*")):
             if count > 10_000:
                 break
@@ -320,6 +339,8 @@ class Handlers:
                 engine=engine,
                 upscaler=upscaler,  # type: ignore[arg-type]
             )
+            self._check_pixels(source, "source")
+            self._check_pixels(target, "target")
             self._check_capacity(options, target)
             progress(0.05, desc="Fusing")
             result = fuse(source, target, options)
@@ -332,7 +353,7 @@ class Handlers:
             handler_seconds = time.perf_counter() - started
         for note in result.warnings:
             gr.Warning(note)
-        self._prune_outputs()
+        self.prune_outputs()
         job = IdentityJob(
             source, target, str(path), result.source_face, result.target_faces[0], result.output_faces[0]
         )
