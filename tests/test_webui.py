@@ -125,7 +125,10 @@ def test_fuse_handler_writes_the_file_and_the_preview_pair(handlers: Handlers) -
     assert Path(path).parent == handlers.output_dir and path.endswith(".jpg")
     with Image.open(path) as image:
         assert image.size == (1024, 512)
-    assert before.shape == after.shape == (512, 1024, 3)
+    for preview in (before, after):  # the slider's pair: JPEG files of our own, unique names
+        assert Path(preview).parent == handlers.output_dir and Path(preview).name.startswith(Path(path).stem)
+        with Image.open(preview) as image:
+            assert image.format == "JPEG" and image.size == (1024, 512)
     assert "1024 x 512" in info and "s in fuse()" in info
     identity = handlers.identity(job)
     assert "to the source" in identity and "to the target" in identity

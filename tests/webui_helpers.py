@@ -45,11 +45,17 @@ def answers(url: str) -> bool:
         return False
 
 
-def start_server(data_dir: Path, port: int, *extra_args: str) -> Server:
-    """Start `python -m webui` and wait (bounded) until its page answers."""
+def start_server(data_dir: Path, port: int, *extra_args: str, env: dict[str, str] | None = None) -> Server:
+    """Start `python -m webui` (with `env` added to the environment) and wait (bounded) until its page
+    answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}-{time.monotonic_ns()}.log"
-    env = {**os.environ, "FUSION_DATA_DIR": str(data_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        **(env or {}),
+        "FUSION_DATA_DIR": str(data_dir),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "webui", "--host", "127.0.0.1", "--port", str(port), *extra_args],
@@ -83,8 +89,8 @@ def stop_server(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def running_server(data_dir: Path, *extra_args: str) -> Iterator[Server]:
-    server = start_server(data_dir, free_port(), *extra_args)
+def running_server(data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = start_server(data_dir, free_port(), *extra_args, env=env)
     try:
         yield server
     finally:

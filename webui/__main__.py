@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-    from webui import instance
+    from webui import instance, memory
     from webui.app import build_app, default_data_dir, launch_kwargs
     from webui.settings import Settings, SettingsError
 
@@ -74,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     instance.claim(pid_path)
+    memory.limit_arenas()
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         output_dir = data_dir / "outputs"

@@ -7,6 +7,7 @@ Per-request data travels in arguments and gr.State only; `Handlers` holds app-wi
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import uuid
@@ -30,7 +31,7 @@ from fusion.io import decode_image, encode_image, write_atomic
 from fusion.options import UPSCALERS
 from fusion.postprocess import place_on_canvas, plan_output, resize
 from fusion.upscale import availability as upscaler_availability
-from webui import hints
+from webui import hints, memory
 from webui.presets import preset_values
 from webui.settings import Settings
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_SIDE = 1024  # the before/after slider shows at most this; the download is full size
 FACES_PREVIEW_SIDE = 640
+PREVIEW_QUALITY = 90
 IDENTITY_PENDING = "**Identity distance:** measuring ..."
 _EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (64, 200, 64), (255, 170, 0), (200, 80, 255), (0, 200, 200))
@@ -281,7 +283,9 @@ class Handlers:
     def prune_outputs(self) -> None:
         """Delete results older than the retention time (bounded: at most 10,000 files looked at)."""
         cutoff = time.time() - self.settings.retention_seconds
-        for count, path in enumerate(self.output_dir.glob("fusion-*")):
+        # ".fusion-*.tmp": a write cut short by a killed server (write_atomic's temporary file).
+        candidates = itertools.chain(self.output_dir.glob("fusion-*"), self.output_dir.glob(".fusion-*.tmp"))
+        for count, path in enumerate(candidates):
             if count > 10_000:
                 break
             try:
@@ -309,7 +313,7 @@ class Handlers:
         engine: str = "classic",
         upscaler: str = "lanczos",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
-    ) -> tuple[str, tuple[np.ndarray, np.ndarray], str, str, IdentityJob | None]:
+    ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.
 
         Returns the full-resolution result file (in `output_format`), the before/after pair for the
@@ -347,19 +351,31 @@ class Handlers:
             progress(0.9, desc="Saving")
             started = time.perf_counter()
             data = encode_image(result.image, output_format, {"Software": "face-fusion"})
-            path = self.output_dir / f"fusion-{uuid.uuid4().hex}.{_EXTENSIONS[output_format]}"
+            name = f"fusion-{uuid.uuid4().hex}"
+            path = self.output_dir / f"{name}.{_EXTENSIONS[output_format]}"
             write_atomic(path, data)
-            before, after = before_after(target, result.image, options)
+            # The slider's pictures are files of our own with unique names: handed to gradio as
+            # arrays, two identical previews (same target and size, from two users at once) were
+            # written by gradio to one content-hashed cache path, and one user's download of it
+            # came back truncated while the other's was being written (benchmarks/load.py).
+            previews = []
+            for label, image in zip(
+                ("before", "after"), before_after(target, result.image, options), strict=True
+            ):
+                preview_path = self.output_dir / f"{name}-{label}.jpg"
+                write_atomic(preview_path, encode_image(image, "jpeg", quality=PREVIEW_QUALITY))
+                previews.append(str(preview_path))
             handler_seconds = time.perf_counter() - started
         for note in result.warnings:
             gr.Warning(note)
         self.prune_outputs()
+        memory.release_free_memory()
         job = IdentityJob(
             source, target, str(path), result.source_face, result.target_faces[0], result.output_faces[0]
         )
         report = result.report()
         info = info_markdown(report, output_format, handler_seconds)
-        return str(path), (before, after), info, IDENTITY_PENDING, job
+        return str(path), (previews[0], previews[1]), info, IDENTITY_PENDING, job
 
     def identity(self, job: IdentityJob | None) -> str:
         return identity_markdown(job)

@@ -1,0 +1,59 @@
+"""A small run of benchmarks/load.py (4 users x 3 different fusions at once) with its assertions:
+every request completes with its own result (no cross-talk), queue positions are reported, the
+server still answers afterwards."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytest.importorskip("gradio_client")
+from webui_helpers import ROOT, answers  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+def load_benchmark() -> ModuleType:
+    # benchmarks/ is a folder of scripts, not an installed package.
+    spec = importlib.util.spec_from_file_location("load_benchmark", ROOT / "benchmarks" / "load.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_four_users_three_fusions_each(tmp_path: Path) -> None:
+    load = load_benchmark()
+    requests = load.make_requests(4, 3, tmp_path)
+    assert len({(r.target_path, r.resolution, r.blend_ratio) for r in requests}) == 12  # all different
+    with load.running_server(tmp_path / "server") as server:
+        figures = load._run(server, 4, 3, requests, str(load.sample_path("group")), 240.0)
+        assert answers(server.url)
+    assert figures["failed"] == {}
+    assert figures["completed_correct"] == 12
+    assert figures["mismatches"] == 0
+    assert figures["server_alive"]
+    assert figures["rss_growth_percent"] < 10  # memory back near its level after the first request
+    # With one fusion at a time and 4 users, someone waited and was told their place in the queue.
+    assert figures["requests_that_saw_a_queue_position"] >= 1
+    assert figures["max_queue_size_seen"] >= 1
+
+
+def test_a_swapped_result_is_caught(tmp_path: Path) -> None:
+    # The cross-talk check itself: a result delivered to the wrong request must be reported.
+    load = load_benchmark()
+    source = str(load.sample_path("group"))
+    first, second = load.make_requests(1, 2, tmp_path)
+    swapped = tmp_path / "swapped.png"
+    from PIL import Image
+
+    Image.fromarray(load.expected_image(second, source)).save(swapped)
+    outcome = load.Outcome(first.user, first.index, ok=True, result_file=str(swapped))
+    mismatches = load.check_results([first, second], [outcome], source)
+    assert list(mismatches) == [(0, 0)]
+    assert not outcome.ok
