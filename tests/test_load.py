@@ -12,7 +12,8 @@ from types import ModuleType
 import pytest
 
 pytest.importorskip("gradio_client")
-from webui_helpers import ROOT, answers  # noqa: E402
+from PIL import Image  # noqa: E402
+from webui_helpers import ROOT, answers, running_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +58,34 @@ def test_a_swapped_result_is_caught(tmp_path: Path) -> None:
     mismatches = load.check_results([first, second], [outcome], source)
     assert list(mismatches) == [(0, 0)]
     assert not outcome.ok
+
+
+def test_a_full_queue_refuses_new_requests_clearly(tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    from fusion.samples import sample_path
+
+    face = handle_file(str(sample_path("astronaut")))
+    with running_server(tmp_path, env={"FUSION_MAX_QUEUE": "1"}) as server:
+        client = Client(server.url, verbose=False)
+        # Six at once, each a few seconds' work: one runs, one waits, the others find the queue full.
+        jobs = [
+            client.submit(source=face, target=face, resolution="4096", output_format="jpeg", api_name="/fuse")
+            for _ in range(6)
+        ]
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(job.result(timeout=120)[0])
+            except Exception as exc:  # noqa: BLE001 (the refusal is what is looked at)
+                outcomes.append(exc)
+        refused = [o for o in outcomes if isinstance(o, Exception)]
+        delivered = [o for o in outcomes if isinstance(o, str)]
+        assert refused and delivered
+        assert all("queue is full" in str(error).lower() for error in refused), refused
+        with Image.open(delivered[0]) as image:
+            assert image.size == (4096, 4096)
+        # The refusals did no harm: the next request is served.
+        result = client.predict(source=face, target=face, resolution="256", api_name="/fuse")[0]
+        with Image.open(result) as image:
+            assert image.size == (256, 256)

@@ -4,6 +4,7 @@ and --share is refused without --auth."""
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import subprocess
@@ -303,3 +304,44 @@ def test_share_without_auth_is_refused_loudly(tmp_path: Path) -> None:
     assert "--share publishes this app on a public link" in done.stderr
     assert "add --auth user:password" in done.stderr
     assert not list(tmp_path.glob("webui-*.pid"))  # nothing started
+
+
+# --- model files are never unpickled ---
+
+UNPICKLERS = {"pickle", "cPickle", "dill", "joblib", "cloudpickle", "shelve", "marshal"}
+
+
+def _unsafe_loads(source: str) -> list[str]:
+    """Calls and imports in `source` that could run code hidden in a model file."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [alias.name for alias in node.names]
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            for name in [module or "", *names]:
+                if name.split(".")[0] in UNPICKLERS:
+                    found.append(f"import {name}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = ast.unparse(node.func.value)
+            keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
+            if node.func.attr == "load" and owner == "torch" and keywords.get("weights_only") != "True":
+                found.append("torch.load without weights_only=True")
+            if (
+                node.func.attr == "load"
+                and owner in ("np", "numpy")
+                and keywords.get("allow_pickle") == "True"
+            ):
+                found.append("np.load(allow_pickle=True)")
+    return found
+
+
+def test_no_model_file_is_ever_unpickled() -> None:
+    assert _unsafe_loads("import pickle\nimport torch\ntorch.load(p)\nnp.load(p, allow_pickle=True)") == [
+        "import pickle",
+        "torch.load without weights_only=True",
+        "np.load(allow_pickle=True)",
+    ]
+    assert _unsafe_loads("torch.load(p, weights_only=True)") == []
+    for package in ("fusion", "webui"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            assert _unsafe_loads(path.read_text()) == [], path
