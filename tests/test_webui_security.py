@@ -345,3 +345,21 @@ def test_no_model_file_is_ever_unpickled() -> None:
     for package in ("fusion", "webui"):
         for path in sorted((ROOT / package).rglob("*.py")):
             assert _unsafe_loads(path.read_text()) == [], path
+
+
+@pytest.mark.slow
+def test_uploads_are_deleted_after_the_retention(tmp_path: Path, astronaut: np.ndarray) -> None:
+    face = tmp_path / "my-face.jpg"  # not the example photo, which gradio rightly keeps cached
+    Image.fromarray(astronaut).save(face, quality=90)
+    cache = tmp_path / "gradio-cache"  # the server's own upload cache, apart from the client's
+    env = {"FUSION_RETENTION_SECONDS": "2", "GRADIO_TEMP_DIR": str(cache)}
+    with running_server(tmp_path / "data", env=env) as server:
+        client = Client(server.url, verbose=False)
+        client.predict(source=handle_file(str(face)), target=handle_file(str(face)), api_name="/fuse")
+        uploads = [p for p in cache.rglob("my-face.jpg") if p.is_file()]
+        assert uploads  # gradio's copy of the upload
+        deadline = time.monotonic() + 60  # checked every 2 s by gradio: gone within a few checks
+        while any(p.exists() for p in uploads) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(p.exists() for p in uploads)
+        assert server.process.poll() is None
