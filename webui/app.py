@@ -24,9 +24,9 @@ from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
 from webui.settings import Settings
 
-# Every event that runs dlib shares one queue slot (settings.concurrency, 1 by default): dlib's face
-# detector object is shared by the library and crashed the process (heap corruption) when two
-# threads detected at once.
+# Every event that does heavy work shares one pool of settings.concurrency slots (1 by default: on a
+# 2-core CPU a second fusion at once only splits the cores; the library serialises its dlib calls,
+# so more is safe where there are cores or a GPU to use).
 FUSION_QUEUE = "fusion"
 CSS = """
 #fuse-button {min-height: 3em; font-size: 1.15em}

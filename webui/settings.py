@@ -51,7 +51,7 @@ SETTINGS: dict[str, Setting] = {
         1,
         1,
         64,
-        "fusions run at the same time; the rest wait in the queue (1: dlib's detector is shared)",
+        "fusions at the same time; the rest wait in the queue (more helps only with spare cores or a GPU)",
     ),
     "max_queue": Setting(
         "FUSION_MAX_QUEUE",
