@@ -111,6 +111,11 @@ def test_detect_for_display_numbers_faces(handlers: Handlers) -> None:
     preview, update = detect_for_display(str(sample_path("astronaut")), "source")
     assert [value for _label, value in update["choices"]] == ["0"]
     assert detect_for_display(None, "source")[0] is None
+    # In the app the picture is a file of its own in the output folder (pruned with the results).
+    saved, _update = detect_for_display(str(sample_path("astronaut")), "source", handlers.output_dir)
+    assert Path(saved).parent == handlers.output_dir and Path(saved).name.startswith("fusion-")
+    with Image.open(saved) as image:
+        assert image.format == "JPEG" and image.size == (512, 512)
 
 
 def test_fuse_handler_writes_the_file_and_the_preview_pair(handlers: Handlers) -> None:

@@ -192,7 +192,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
 
         # Wiring: every action has its own API name.
         source.change(
-            partial(detect_for_display, role="source"),
+            partial(detect_for_display, role="source", output_dir=handlers.output_dir),
             inputs=[source],
             outputs=[source_faces, source_face],
             api_name="detect_source_faces",
@@ -200,7 +200,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             concurrency_limit=settings.concurrency,
         )
         target.change(
-            partial(detect_for_display, role="target"),
+            partial(detect_for_display, role="target", output_dir=handlers.output_dir),
             inputs=[target],
             outputs=[target_faces, target_face],
             api_name="detect_target_faces",

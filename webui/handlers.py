@@ -146,8 +146,21 @@ def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
     return preview
 
 
-def detect_for_display(image_path: str | None, role: str) -> tuple[Any, Any]:
-    """After an upload: the picture with numbered faces, and the face-index dropdown's new choices."""
+def write_preview(path: Path, image: np.ndarray) -> str:
+    """Save a picture for the page as a JPEG file of our own (unique name) and return its path.
+
+    Handed to gradio as an array instead, two identical pictures (two users, same photo, same moment)
+    are written by gradio to one content-hashed cache path, and one user's download of it came back
+    truncated while the other's was being written (found by benchmarks/load.py).
+    """
+    write_atomic(path, encode_image(image, "jpeg", quality=PREVIEW_QUALITY))
+    return str(path)
+
+
+def detect_for_display(image_path: str | None, role: str, output_dir: Path | None = None) -> tuple[Any, Any]:
+    """After an upload: the picture with numbered faces, and the face-index dropdown's new choices.
+
+    With `output_dir` the picture comes back as a file there (see write_preview), else as an array."""
     allow_all = role == "target"
     if not image_path:
         choices = [("0", "0")] + ([("all", "all")] if allow_all else [])
@@ -161,7 +174,11 @@ def detect_for_display(image_path: str | None, role: str) -> tuple[Any, Any]:
     choices = [(f"{i}", str(i)) for i in range(max(1, len(faces)))]
     if allow_all and len(faces) > 1:
         choices.append((f"all ({len(faces)} faces)", "all"))
-    return draw_faces(decoded.pixels, faces), gr.update(choices=choices, value="0")
+    preview: Any = draw_faces(decoded.pixels, faces)
+    if output_dir is not None:
+        with user_errors():
+            preview = write_preview(output_dir / f"fusion-{uuid.uuid4().hex}-faces.jpg", preview)
+    return preview, gr.update(choices=choices, value="0")
 
 
 def before_after(
@@ -354,17 +371,13 @@ class Handlers:
             name = f"fusion-{uuid.uuid4().hex}"
             path = self.output_dir / f"{name}.{_EXTENSIONS[output_format]}"
             write_atomic(path, data)
-            # The slider's pictures are files of our own with unique names: handed to gradio as
-            # arrays, two identical previews (same target and size, from two users at once) were
-            # written by gradio to one content-hashed cache path, and one user's download of it
-            # came back truncated while the other's was being written (benchmarks/load.py).
-            previews = []
-            for label, image in zip(
-                ("before", "after"), before_after(target, result.image, options), strict=True
-            ):
-                preview_path = self.output_dir / f"{name}-{label}.jpg"
-                write_atomic(preview_path, encode_image(image, "jpeg", quality=PREVIEW_QUALITY))
-                previews.append(str(preview_path))
+            # The slider's pictures: files of our own with unique names (see write_preview).
+            previews = [
+                write_preview(self.output_dir / f"{name}-{label}.jpg", image)
+                for label, image in zip(
+                    ("before", "after"), before_after(target, result.image, options), strict=True
+                )
+            ]
             handler_seconds = time.perf_counter() - started
         for note in result.warnings:
             gr.Warning(note)
