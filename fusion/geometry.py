@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,16 @@ def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:
     up = brows.mean(axis=0) - landmarks_68[CHIN]
     forehead = brows + _FOREHEAD_LIFT[:, None] * up[None, :]
     return np.vstack([landmarks_68, forehead]).astype(np.float32)
+
+
+def face_crop_box(points: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the points' bounding box grown by `margin` pixels, clipped to the image,
+    at least 8 pixels each way."""
+    x0 = max(0, math.floor(points[:, 0].min() - margin))
+    y0 = max(0, math.floor(points[:, 1].min() - margin))
+    x1 = min(width, math.ceil(points[:, 0].max() + margin))
+    y1 = min(height, math.ceil(points[:, 1].max() + margin))
+    return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from fusion.faces import Face
 from fusion.geometry import (
     apply_affine,
     border_anchors,
+    face_crop_box,
     invert_affine,
     piecewise_affine_maps,
     similarity_transform,
@@ -36,15 +37,6 @@ from fusion.options import FusionOptions
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
-
-
-def _crop_box(points: np.ndarray, face_size: float, width: int, height: int) -> tuple[int, int, int, int]:
-    margin = CROP_MARGIN * face_size
-    x0 = max(0, math.floor(points[:, 0].min() - margin))
-    y0 = max(0, math.floor(points[:, 1].min() - margin))
-    x1 = min(width, math.ceil(points[:, 0].max() + margin))
-    y1 = min(height, math.ceil(points[:, 1].max() + margin))
-    return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
 
 
 def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_size: float) -> np.ndarray:
@@ -132,7 +124,9 @@ class ClassicEngine:
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
         out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
         height, width = target.shape[:2]
-        x0, y0, x1, y1 = _crop_box(np.vstack([target_points, out_points]), face_size, width, height)
+        x0, y0, x1, y1 = face_crop_box(
+            np.vstack([target_points, out_points]), CROP_MARGIN * face_size, width, height
+        )
         origin = (x0, y0)
         crop = target[y0:y1, x0:x1]
         out_local = out_points - np.array(origin, np.float32)

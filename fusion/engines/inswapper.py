@@ -21,7 +21,7 @@ from fusion.blend import composite, face_mask
 from fusion.engines.base import Availability, FacePatch
 from fusion.errors import EngineUnavailable
 from fusion.faces import Face
-from fusion.geometry import with_forehead
+from fusion.geometry import face_crop_box, with_forehead
 from fusion.models import store
 from fusion.options import FusionOptions
 
@@ -38,15 +38,6 @@ _TEMPLATE_EYES_128 = float(
 )
 REQUIRED = ("inswapper_128", "arcface_w600k_r50")
 DETECTOR = "scrfd_10g"
-
-
-def _crop_box(points: np.ndarray, face_size: float, width: int, height: int) -> tuple[int, int, int, int]:
-    margin = CROP_MARGIN * face_size
-    x0 = max(0, math.floor(points[:, 0].min() - margin))
-    y0 = max(0, math.floor(points[:, 1].min() - margin))
-    x1 = min(width, math.ceil(points[:, 0].max() + margin))
-    y1 = min(height, math.ceil(points[:, 1].max() + margin))
-    return x0, y0, max(x1, x0 + 8), max(y1, y0 + 8)
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -146,7 +137,7 @@ class InswapperEngine:
         target_points = with_forehead(target_face.landmarks)
         face_size = target_face.size
         height, width = target.shape[:2]
-        x0, y0, x1, y1 = _crop_box(target_points, face_size, width, height)
+        x0, y0, x1, y1 = face_crop_box(target_points, CROP_MARGIN * face_size, width, height)
         origin = np.array([x0, y0], np.float32)
         crop = target[y0:y1, x0:x1]
         local = target_points - origin

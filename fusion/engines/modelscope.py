@@ -11,7 +11,6 @@ answer at once instead of the hub's 30 seconds of retries.
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from fusion.blend import composite, face_mask
 from fusion.engines.base import Availability, FacePatch
 from fusion.errors import EngineUnavailable
 from fusion.faces import Face
-from fusion.geometry import with_forehead
+from fusion.geometry import face_crop_box, with_forehead
 from fusion.models import store
 from fusion.options import FusionOptions
 
@@ -100,11 +99,7 @@ class ModelScopeEngine:
         target_points = with_forehead(target_face.landmarks)
         face_size = target_face.size
         height, width = target.shape[:2]
-        margin = CROP_MARGIN * face_size
-        x0 = max(0, math.floor(target_points[:, 0].min() - margin))
-        y0 = max(0, math.floor(target_points[:, 1].min() - margin))
-        x1 = min(width, math.ceil(target_points[:, 0].max() + margin))
-        y1 = min(height, math.ceil(target_points[:, 1].max() + margin))
+        x0, y0, x1, y1 = face_crop_box(target_points, CROP_MARGIN * face_size, width, height)
         crop = target[y0:y1, x0:x1]
         local = target_points - np.array([x0, y0], np.float32)
         mask = face_mask(local, x1 - x0, y1 - y0, face_size, options.mask_size)
