@@ -68,6 +68,35 @@ def example_pairs() -> list[list[str]]:
     return [[astronaut, group], [group, astronaut]]
 
 
+def _photo_column(role: str, face_choices: list[tuple[str, str]]) -> tuple[gr.Image, gr.Image, gr.Dropdown]:
+    """One input photo: the upload, the numbered faces found in it, and the face to use."""
+    with gr.Column(scale=1, min_width=280):
+        image = gr.Image(
+            label=t(role),
+            type="filepath",
+            image_mode=None,  # keep the uploaded file as it is: the library decodes it
+            sources=["upload", "clipboard", "webcam"],
+            height=260,
+            elem_id=f"{role}-image",
+        )
+        faces = gr.Image(
+            label=t(f"{role}_faces"),
+            elem_id=f"{role}-faces",
+            interactive=False,
+            format="jpeg",
+            height=180,
+            elem_classes="face-preview",
+        )
+        face = gr.Dropdown(
+            choices=face_choices,
+            value="0",
+            label=t(f"{role}_face"),
+            info=t(f"{role}_face_info"),
+            allow_custom_value=True,  # choices change per upload; the handler validates
+        )
+    return image, faces, face
+
+
 def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | None = None) -> gr.Blocks:
     settings = settings or Settings()
     handlers = Handlers(output_dir, force_cpu=force_cpu, settings=settings)
@@ -76,54 +105,8 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
     with gr.Blocks(title="Face fusion", delete_cache=delete_cache) as demo:
         gr.Markdown(t("intro"))
         with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=280):
-                source = gr.Image(
-                    label=t("source"),
-                    type="filepath",
-                    image_mode=None,  # keep the uploaded file as it is: the library decodes it
-                    sources=["upload", "clipboard", "webcam"],
-                    height=260,
-                    elem_id="source-image",
-                )
-                source_faces = gr.Image(
-                    label=t("source_faces"),
-                    elem_id="source-faces",
-                    interactive=False,
-                    format="jpeg",
-                    height=180,
-                    elem_classes="face-preview",
-                )
-                source_face = gr.Dropdown(
-                    choices=[("0", "0")],
-                    value="0",
-                    label=t("source_face"),
-                    info=t("source_face_info"),
-                    allow_custom_value=True,  # choices change per upload; the handler validates
-                )
-            with gr.Column(scale=1, min_width=280):
-                target = gr.Image(
-                    label=t("target"),
-                    type="filepath",
-                    image_mode=None,
-                    sources=["upload", "clipboard", "webcam"],
-                    height=260,
-                    elem_id="target-image",
-                )
-                target_faces = gr.Image(
-                    label=t("target_faces"),
-                    elem_id="target-faces",
-                    interactive=False,
-                    format="jpeg",
-                    height=180,
-                    elem_classes="face-preview",
-                )
-                target_face = gr.Dropdown(
-                    choices=[("0", "0"), ("all", "all")],
-                    value="0",
-                    label=t("target_face"),
-                    info=t("target_face_info"),
-                    allow_custom_value=True,
-                )
+            source, source_faces, source_face = _photo_column("source", [("0", "0")])
+            target, target_faces, target_face = _photo_column("target", [("0", "0"), ("all", "all")])
             with gr.Column(scale=1, min_width=300):
                 with gr.Row():
                     preset_buttons = {
@@ -191,22 +174,18 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             shown.dataset.headers = []  # column headers would show untranslated keys; the label says it
 
         # Wiring: every action has its own API name.
-        source.change(
-            partial(detect_for_display, role="source", output_dir=handlers.output_dir),
-            inputs=[source],
-            outputs=[source_faces, source_face],
-            api_name="detect_source_faces",
-            concurrency_id=FUSION_QUEUE,
-            concurrency_limit=settings.concurrency,
-        )
-        target.change(
-            partial(detect_for_display, role="target", output_dir=handlers.output_dir),
-            inputs=[target],
-            outputs=[target_faces, target_face],
-            api_name="detect_target_faces",
-            concurrency_id=FUSION_QUEUE,
-            concurrency_limit=settings.concurrency,
-        )
+        for role, image, faces, face in (
+            ("source", source, source_faces, source_face),
+            ("target", target, target_faces, target_face),
+        ):
+            image.change(
+                partial(detect_for_display, role=role, output_dir=handlers.output_dir),
+                inputs=[image],
+                outputs=[faces, face],
+                api_name=f"detect_{role}_faces",
+                concurrency_id=FUSION_QUEUE,
+                concurrency_limit=settings.concurrency,
+            )
         gr.on(
             [resolution.change, target.change],
             handlers.resolution_hint,
