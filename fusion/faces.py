@@ -72,12 +72,13 @@ def _detect_boxes(image: np.ndarray, thorough: bool) -> list[tuple[float, float,
             rects = face_detector()(gray, upsample)
         found = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
         if thorough and boxes:
-            found = [b for b in found if not any(_iou(b, kept) > 0.3 for kept in boxes)]
+            found = [b for b in found if not any(box_iou(b, kept) > 0.3 for kept in boxes)]
         boxes.extend(found)
     return boxes
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy

