@@ -164,12 +164,11 @@ def scrfd_detect(
     all_boxes = (np.vstack(boxes) / scale)[order]
     all_points = (np.vstack(points) / scale)[order]
     all_scores = all_scores[order]
-    return [
-        Detection(
-            tuple(float(v) for v in all_boxes[i]), float(all_scores[i]), all_points[i].astype(np.float32)
-        )
-        for i in _nms(all_boxes, 0.4)
-    ]
+    detections = []
+    for i in _nms(all_boxes, 0.4):
+        x0, y0, x1, y1 = (float(v) for v in all_boxes[i])
+        detections.append(Detection((x0, y0, x1, y1), float(all_scores[i]), all_points[i].astype(np.float32)))
+    return detections
 
 
 def _nms(boxes: np.ndarray, threshold: float) -> list[int]:
