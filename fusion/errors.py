@@ -57,5 +57,13 @@ class EngineUnavailable(FusionError):
         super().__init__(f"Engine '{engine}' is not available: {reason}. {remedy}")
 
 
+class EngineFailed(FusionError):
+    """An engine ran but could not fuse this pair (its own model refused it); another engine may."""
+
+    def __init__(self, engine: str, problem: str, remedy: str) -> None:
+        self.engine = engine
+        super().__init__(f"The {engine} engine could not fuse these photos: {problem}. {remedy}")
+
+
 class OutputError(FusionError):
     """The result could not be written (folder not writable, disk full)."""

@@ -8,11 +8,8 @@ them, and brings the result back. It runs on any torch device, so the CPU build 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -35,21 +32,6 @@ MAX_SHRINK_PER_PASS = 8
 _GRAY_WEIGHTS = (4899 / 16384, 9617 / 16384, 1868 / 16384)
 
 _Result = TypeVar("_Result")
-
-
-@cache
-def cuda_available() -> bool:
-    """True when torch is installed and sees a CUDA device. Cheap on machines without an NVIDIA driver:
-    torch (about a second to import) is not imported there at all."""
-    if os.environ.get("FUSION_DEVICE") == "cpu":
-        return False
-    if not Path("/proc/driver/nvidia/version").exists() and not os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return False
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
 
 
 def _check_batch(images: torch.Tensor, name: str) -> None:

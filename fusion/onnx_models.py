@@ -16,6 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fusion.device import onnx_providers
+from fusion.errors import EngineUnavailable
 from fusion.geometry import similarity_transform
 
 log = logging.getLogger(__name__)
@@ -52,23 +54,27 @@ def onnx_runtime_missing() -> str | None:
     return None
 
 
-def wanted_providers(device: str) -> list[str]:
-    import onnxruntime as ort
-
-    if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
 @lru_cache(maxsize=8)
 def _session(path: str, size: int, mtime_ns: int, device: str) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3  # onnxruntime-gpu without CUDA logs a page of errors, then runs on CPU
-    session = ort.InferenceSession(path, options, providers=wanted_providers(device))
+    try:
+        session = ort.InferenceSession(path, options, providers=onnx_providers(device))
+    except Exception as exc:  # onnxruntime raises its own classes for unreadable or truncated files
+        raise _unloadable(Path(path), exc) from exc
     log.info("%s runs on %s", Path(path).name, session.get_providers())
     return session
+
+
+def _unloadable(path: Path, exc: Exception) -> EngineUnavailable:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return EngineUnavailable(
+        "inswapper",
+        f"the model file {path} could not be loaded ({first_line})",
+        "Delete it and fetch it again with: python -m fusion models download",
+    )
 
 
 def session(path: Path, device: str = "auto") -> Any:
@@ -201,7 +207,10 @@ def _emap(path: str, size: int, mtime_ns: int) -> np.ndarray:
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(path).graph
+    try:
+        graph = onnx.load(path).graph
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise _unloadable(Path(path), exc) from exc
     return numpy_helper.to_array(graph.initializer[-1]).astype(np.float32)
 
 

@@ -85,7 +85,7 @@ class FusionOptions:
     fit: Fit = "pad"
     source_face: int = 0
     target_face: int | Literal["all"] = 0
-    engine: str = "classic"
+    engine: str = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
     mask_size: float = 1.0
     working_limit: int = 2048
     device: Device = "auto"
@@ -110,11 +110,11 @@ class FusionOptions:
         parse_resolution(self.resolution)
         _check_face_index("source_face", self.source_face, allow_all=False)
         _check_face_index("target_face", self.target_face, allow_all=True)
-        from fusion.engines import ENGINE_NAMES  # the registry is light: names only
+        from fusion.engines import ENGINE_CHOICES  # the registry is light: names only
 
-        if self.engine not in ENGINE_NAMES:
+        if self.engine not in ENGINE_CHOICES:
             raise InvalidOptions(
-                f"engine={self.engine!r} is unknown: choose one of {', '.join(ENGINE_NAMES)}"
+                f"engine={self.engine!r} is unknown: choose one of {', '.join(ENGINE_CHOICES)}"
             )
         if isinstance(self.working_limit, bool) or not isinstance(self.working_limit, int):
             raise InvalidOptions(f"working_limit={self.working_limit!r} must be an integer")

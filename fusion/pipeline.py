@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fusion.engines import get_engine
+from fusion.engines import AUTO, get_engine, resolve_engine
+from fusion.engines.base import Engine
+from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
@@ -17,6 +20,8 @@ from fusion.postprocess import OutputPlan, frame_ops, plan_output
 from fusion.retouch import smooth_skin
 from fusion.upscale import detailed_source
 from fusion.upscale import require as require_upscaler
+
+log = logging.getLogger(__name__)
 
 DETAIL_WARN_RATIO = 2.0  # warn when a face is drawn this many times larger than the source has it
 
@@ -30,10 +35,12 @@ class FusionResult:
     target_faces: tuple[Face, ...]  # in target-image coordinates (before resizing)
     output_faces: tuple[Face, ...]  # where the fused faces are in the output image
     options: FusionOptions = field(default_factory=FusionOptions)
+    engine: str = "classic"  # the engine that ran (what "auto" chose)
 
     def report(self) -> dict[str, object]:
         """JSON-friendly summary for the CLI and the UI."""
         return {
+            "engine": self.engine,
             "size": [int(self.image.shape[1]), int(self.image.shape[0])],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "warnings": list(self.warnings),
@@ -84,13 +91,13 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     """Fuse the source's face into the target photo. Raises a FusionError subclass on bad input."""
     options = options or FusionOptions()
     watch = _Stopwatch()
-    engine = get_engine(options.engine)
+    engine, engine_notes = resolve_engine(options.engine)
     require_upscaler(options.upscaler)
     with watch.stage("decode"):
         source_decoded = decode_image(source, "source")
         target_decoded = decode_image(target, "target")
     source_image, target_image = source_decoded.pixels, target_decoded.pixels
-    notes = list(source_decoded.warnings + target_decoded.warnings)
+    notes = list(engine_notes + source_decoded.warnings + target_decoded.warnings)
 
     with watch.stage("detect"):
         # Face indices refer to a thorough detection (every face, largest first); the largest face
@@ -117,19 +124,32 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         scale_x, scale_y = plan.content_size[0] / target_w, plan.content_size[1] / target_h
         frame_faces = [face.scaled(scale_x, scale_y) for face in target_faces]
 
-    # Stage 2 with a learned upscaler: engines that draw the source's own pixels get its face region
-    # enlarged to the size it will have; engines with a model output of their own upscale that inside.
     fuse_source, fuse_source_face = source_image, source_face
-    if options.upscaler != "lanczos" and not engine.upscales_itself:
+    if options.upscaler != "lanczos":
         with watch.stage("upscale"):
-            fuse_source, fuse_source_face = detailed_source(
-                source_image, source_face, frame_faces, options.upscaler
+            fuse_source, fuse_source_face = _engine_source(
+                engine, source_image, source_face, frame_faces, options
             )
 
     output_faces = []
     for face in frame_faces:
         with watch.stage("fuse"):
-            patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
+            try:
+                patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
+            except Exception as exc:
+                if options.engine != AUTO or engine.name == "classic":
+                    raise
+                # "auto" never fails for an engine that cannot do this request (a corrupt model without a
+                # published hash only shows when the runtime reads it; a model refusing a face): the
+                # classic engine does it, and the result says so.
+                log.warning("the %s engine failed; auto falls back to classic", engine.name, exc_info=True)
+                why = str(exc) if isinstance(exc, FusionError) else f"{type(exc).__name__}: {exc}"
+                notes.append(f"The {engine.name} engine failed ({why[:200]}); the classic engine was used.")
+                engine = get_engine("classic")
+                fuse_source, fuse_source_face = _engine_source(
+                    engine, source_image, source_face, frame_faces, options
+                )
+                patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
         with watch.stage("retouch"):
             pixels = patch.pixels
             if options.skin_smoothing > 0:
@@ -154,7 +174,18 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         target_faces=tuple(target_faces),
         output_faces=tuple(output_faces),
         options=options,
+        engine=engine.name,
     )
+
+
+def _engine_source(
+    engine: Engine, source: np.ndarray, source_face: Face, frame_faces: list[Face], options: FusionOptions
+) -> tuple[np.ndarray, Face]:
+    """Stage 2 with a learned upscaler: engines that draw the source's own pixels get its face region
+    enlarged to the size it will have; engines with a model output of their own upscale that inside."""
+    if options.upscaler == "lanczos" or engine.upscales_itself:
+        return source, source_face
+    return detailed_source(source, source_face, frame_faces, options.upscaler, options.device)
 
 
 def _shift(face: Face, dx: int, dy: int) -> Face:

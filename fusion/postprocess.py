@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from fusion.blend import unsharp
+from fusion.device import use_cuda
 from fusion.retouch import adjust_tone
 
 if TYPE_CHECKING:
@@ -141,13 +142,12 @@ class CpuFrameOps:
 
 def frame_ops(device: str) -> FrameOps:
     """The backend for the full-frame stages: CUDA (torch) when asked for or when 'auto' finds one."""
-    if device != "cpu":
+    if use_cuda(device):
         from fusion import gpu
 
-        if gpu.cuda_available():
-            return gpu.CudaFrameOps()
-        if device == "cuda":
-            ops = CpuFrameOps()
-            ops.notes.append("No CUDA GPU is available (or torch is not installed); ran on the CPU.")
-            return ops
+        return gpu.CudaFrameOps()
+    if device == "cuda":
+        ops = CpuFrameOps()
+        ops.notes.append("No CUDA GPU is available (or torch is not installed); ran on the CPU.")
+        return ops
     return CpuFrameOps()

@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fusion.device import torch_device
 from fusion.engines.base import Availability
 from fusion.errors import EngineUnavailable
 from fusion.faces import Face
@@ -135,12 +136,6 @@ def tiled(image: np.ndarray, scale: int, run: Any, tile: int = TILE, overlap: in
                 top : top + (y1 - y0) * scale, left : left + (x1 - x0) * scale
             ]
     return out
-
-
-def torch_device(device: str) -> str:
-    import torch
-
-    return "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
 
 
 def realesrgan(image: np.ndarray, model: str, device: str = "auto") -> np.ndarray:

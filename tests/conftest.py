@@ -1,7 +1,14 @@
-"""Shared fixtures: package-shipped faces always; ../shared/faces photos when present (else skip)."""
+"""Shared fixtures: package-shipped faces always; ../shared/faces photos when present (else skip).
+
+The neural models a developer may have in ~/.cache/face-fusion/models (or ModelScope's cache) would
+change what engine="auto" picks: the tests start from empty model folders, and the tests that need
+models place tiny ones of their own.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +16,10 @@ import pytest
 
 from fusion.io import decode_image
 from fusion.samples import SHARED_FACES, sample_path
+
+_EMPTY_MODELS = tempfile.mkdtemp(prefix="fusion-test-models-")
+os.environ["FUSION_MODELS_DIR"] = os.path.join(_EMPTY_MODELS, "models")
+os.environ["MODELSCOPE_CACHE"] = os.path.join(_EMPTY_MODELS, "modelscope")
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from fusion.pipeline import fuse
 
 
 class StandInPipeline:
-    """Behaves like modelscope's image_face_fusion pipeline: BGR template + user in, output_img out."""
+    """Behaves like modelscope's image_face_fusion pipeline (checked against the real one in
+    test_reference_modelscope.py): RGB PIL template + user in, BGR output_img out."""
 
     def __init__(self, scale: float = 1.0) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -27,7 +27,7 @@ class StandInPipeline:
 
     def __call__(self, inputs: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(inputs)
-        template = inputs["template"]
+        template = np.asarray(inputs["template"])
         out = np.full_like(template, (255, 0, 0))  # pure blue in BGR
         if self.scale != 1.0:  # the real UNet may answer at its own resolution
             import cv2
@@ -52,7 +52,8 @@ def test_adapter_blends_the_unet_output(
     source_face, target_face = faces
     patch = engine.fuse_face(group, source_face, astronaut, target_face, FusionOptions(engine="modelscope"))
     call = stand_in.calls[0]
-    assert set(call) == {"template", "user"} and call["template"].shape == patch.pixels.shape
+    assert set(call) == {"template", "user"} and np.asarray(call["template"]).shape == patch.pixels.shape
+    assert all(image.mode == "RGB" for image in call.values())  # PIL images, as the real pipeline needs
     x0, y0 = patch.origin
     height, width = patch.pixels.shape[:2]
     crop = astronaut[y0 : y0 + height, x0 : x0 + width]
@@ -73,16 +74,18 @@ def test_adapter_blend_ratio(astronaut: np.ndarray, group: np.ndarray, faces: tu
     assert 0.45 < half.face_mask.max() <= 0.5  # the ratio is a feathered alpha against the target
 
 
-@pytest.mark.skipif(importlib.util.find_spec("modelscope") is not None, reason="modelscope is installed here")
 def test_unavailable_says_so_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut_path: Path
 ) -> None:
+    import fusion.engines.modelscope as module
+
+    # tensorflow and a torchvision for this torch are never both installed here; make sure of it.
+    monkeypatch.setattr(module, "REQUIRED_PACKAGES", (*module.REQUIRED_PACKAGES, "no_such_package_xyz"))
     monkeypatch.setenv("FUSION_MODELS_DIR", str(tmp_path))
     begin = time.monotonic()
     status = engine_availability("modelscope")
-    assert (
-        not status.available and "modelscope" in status.reason and "pip install modelscope" in status.remedy
-    )
+    assert not status.available and "no_such_package_xyz" in status.reason
+    assert 'pip install "face-fusion[modelscope]"' in status.remedy
     with pytest.raises(EngineUnavailable) as caught:
         fuse(astronaut_path, astronaut_path, FusionOptions(engine="modelscope"))
     assert caught.value.engine == "modelscope"

@@ -148,7 +148,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                         0, 1, value=0.0, step=0.05, label=t("sharpen"), info=t("sharpen_info")
                     )
                     engine = gr.Dropdown(
-                        engine_choices(), value="classic", label=t("engine"), info=t("engine_info")
+                        engine_choices(), value="auto", label=t("engine"), info=t("engine_info")
                     )
                     upscaler = gr.Dropdown(
                         upscaler_choices(), value="lanczos", label=t("upscaler"), info=t("upscaler_info")

@@ -23,7 +23,7 @@ import gradio as gr
 import numpy as np
 
 from fusion import FusionError, FusionOptions, InvalidImage, InvalidOptions, fuse
-from fusion.engines import ENGINE_NAMES, engine_availability
+from fusion.engines import AUTO, ENGINE_NAMES, engine_availability, resolve_engine
 from fusion.engines.base import Availability
 from fusion.faces import Face, detect_faces
 from fusion.identity import SAME_PERSON_DISTANCE, face_descriptor, identity_distance, redetected_descriptor
@@ -92,7 +92,9 @@ def _choices(names: tuple[str, ...], check: Callable[[str], Availability]) -> li
 
 
 def engine_choices() -> list[tuple[str, str]]:
-    return _choices(ENGINE_NAMES, engine_availability)
+    """auto first, labelled with what it picks here; then every engine."""
+    picked = resolve_engine(AUTO)[0].name
+    return [(f"auto ({picked})", AUTO)] + _choices(ENGINE_NAMES, engine_availability)
 
 
 def upscaler_choices() -> list[tuple[str, str]]:
@@ -203,7 +205,7 @@ def info_markdown(report: dict[str, Any], output_format: str, seconds_in_handler
         f"{stage} {seconds * 1000:.0f}" for stage, seconds in timings.items() if seconds >= 0.0005
     )
     lines = [
-        f"**Output:** {width} x {height} px, {output_format.upper()}",
+        f"**Output:** {width} x {height} px, {output_format.upper()}, {report['engine']} engine",
         f"**Time:** {total:.2f} s in fuse() ({stages} ms), "
         f"then {seconds_in_handler * 1000:.0f} ms to encode and save",
     ]
@@ -327,7 +329,7 @@ class Handlers:
         output_format: str = "png",
         source_face: str = "0",
         target_face: str = "0",
-        engine: str = "classic",
+        engine: str = AUTO,
         upscaler: str = "lanczos",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
@@ -359,6 +361,7 @@ class Handlers:
                 target_face=parse_face_index(target_face, "target", allow_all=True),
                 engine=engine,
                 upscaler=upscaler,  # type: ignore[arg-type]
+                device="cpu" if self.force_cpu else "auto",
             )
             self._check_pixels(source, "source")
             self._check_pixels(target, "target")

@@ -17,18 +17,24 @@ _REGISTRY: dict[str, str] = {
     "modelscope": "fusion.engines.modelscope:ModelScopeEngine",
 }
 ENGINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+AUTO = "auto"
+# What "auto" picks: the first of these that can run here (classic always can).
+AUTO_ORDER: tuple[str, ...] = ("inswapper", "modelscope", "classic")
+ENGINE_CHOICES: tuple[str, ...] = (AUTO, *ENGINE_NAMES)
 
 
 @cache
 def _engine_instance(name: str) -> Engine:
     if name not in _REGISTRY:
-        raise InvalidOptions(f"engine={name!r} is unknown: choose one of {', '.join(ENGINE_NAMES)}")
+        raise InvalidOptions(f"engine={name!r} is unknown: choose one of {', '.join(ENGINE_CHOICES)}")
     module_name, class_name = _REGISTRY[name].split(":")
     engine: Engine = getattr(importlib.import_module(module_name), class_name)()
     return engine
 
 
 def engine_availability(name: str) -> Availability:
+    if name == AUTO:
+        return resolve_engine(AUTO)[0].availability()
     return _engine_instance(name).availability()
 
 
@@ -39,3 +45,23 @@ def get_engine(name: str) -> Engine:
     if not status.available:
         raise EngineUnavailable(name, status.reason, status.remedy)
     return engine
+
+
+def resolve_engine(name: str) -> tuple[Engine, tuple[str, ...]]:
+    """The engine that runs for the option `name`, and notes for the result.
+
+    "auto" takes the first engine of AUTO_ORDER that can run here and never fails for a missing or
+    corrupt model: it falls back. A skipped engine is mentioned only when it was partly set up (a
+    model present or corrupt), so a plain install gets no note on every request.
+    """
+    if name != AUTO:
+        return get_engine(name), ()
+    notes: list[str] = []
+    for candidate in AUTO_ORDER:
+        engine = _engine_instance(candidate)
+        status = engine.availability()
+        if status.available:
+            return engine, tuple(notes)
+        if status.partial:
+            notes.append(f"The {candidate} engine was not used: {status.reason}. {status.remedy}")
+    raise AssertionError("the classic engine is always available")  # pragma: no cover

@@ -17,6 +17,8 @@ class Availability:
     available: bool
     reason: str = ""
     remedy: str = ""
+    # Unavailable, but partly set up (a model present, or corrupt): worth telling an "auto" request.
+    partial: bool = False
 
 
 @dataclass(frozen=True)

@@ -97,18 +97,20 @@ class InswapperEngine:
     upscales_itself = True  # the 128-px model output is what gets enlarged, not the source
 
     def availability(self) -> Availability:
+        partial = any(store.status(model).state != "missing" for model in REQUIRED)
         missing = onnx_models.onnx_runtime_missing()
         if missing:
             return Availability(
                 False,
                 f"the {missing} package is not installed",
                 'Install it with: pip install "face-fusion[neural]"',
+                partial,
             )
         for model in REQUIRED:
             try:
                 store.require(model, self.name)
             except EngineUnavailable as exc:
-                return Availability(False, exc.reason, exc.remedy)
+                return Availability(False, exc.reason, exc.remedy, partial)
         return Availability(True)
 
     def providers(self, device: str = "auto") -> list[str]:
