@@ -1,6 +1,7 @@
 """Face fusion library: `fuse(source, target, FusionOptions(...)) -> FusionResult`."""
 
 from fusion.errors import (
+    EngineFailed,
     EngineUnavailable,
     FaceIndexOutOfRange,
     FusionError,
@@ -13,6 +14,7 @@ from fusion.options import FusionOptions
 from fusion.pipeline import FusionResult, fuse
 
 __all__ = [
+    "EngineFailed",
     "EngineUnavailable",
     "FaceIndexOutOfRange",
     "FusionError",

@@ -17,7 +17,7 @@ def test_defaults_match_the_documented_interface() -> None:
     assert (options.skin_smoothing, options.brightness, options.contrast) == (0.0, 0.0, 0.0)
     assert (options.saturation, options.sharpen) == (0.0, 0.0)
     assert (options.resolution, options.fit) == ("original", "pad")
-    assert (options.source_face, options.target_face, options.engine) == (0, 0, "classic")
+    assert (options.source_face, options.target_face, options.engine) == (0, 0, "auto")
     assert options.output_size is None
 
 

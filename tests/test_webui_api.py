@@ -163,7 +163,7 @@ def blank_image(tmp_path: Path) -> str:
         ({"mode": "screen"}, "'screen' (type: <class 'str'>) is not in the list of choices: ['normal'"),
         ({"source_face": "7"}, "source face 7 does not exist"),
         ({"output_format": "gif"}, "not in the list of choices: ['png', 'jpeg', 'webp']"),
-        ({"engine": "faceswap9000"}, "is not in the list of choices: ['classic'"),
+        ({"engine": "faceswap9000"}, "is not in the list of choices: ['auto', 'classic'"),
         ({"upscaler": "bicubic"}, "is not in the list of choices: ['lanczos', 'realesrgan']"),
     ],
 )
