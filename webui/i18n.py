@@ -67,7 +67,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "engine_info": (
         "How the face is fused. auto: inswapper, else modelscope, else classic, by which models are "
         "installed. Unavailable engines say why below.",
-        "人脸融合方式。auto：按已安装的模型依次选择 inswapper、modelscope、classic。不可用的引擎在下方说明原因。",
+        "人脸融合方式。auto：按已安装的模型依次选择 inswapper、modelscope、classic。"
+        "不可用的引擎在下方说明原因。",
     ),
     "upscaler": ("Face upscaler", "人脸放大算法"),
     "upscaler_info": (
