@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fusion.postprocess import FrameOps
 
 
 @cache
@@ -48,3 +52,17 @@ def onnx_providers(device: str) -> list[str]:
 def modelscope_device(device: str) -> str:
     """ModelScope's own device name ('gpu' or 'cpu'); left alone, its pipelines pick a GPU themselves."""
     return "gpu" if use_cuda(device) else "cpu"
+
+
+def frame_ops(device: str) -> FrameOps:
+    """The backend for the full-frame stages: torch on CUDA (fusion.gpu) or OpenCV on the CPU."""
+    from fusion.postprocess import CpuFrameOps
+
+    if use_cuda(device):
+        from fusion.gpu import CudaFrameOps
+
+        return CudaFrameOps()
+    ops = CpuFrameOps()
+    if device == "cuda":
+        ops.notes.append("No CUDA GPU is available (or torch is not installed); ran on the CPU.")
+    return ops

@@ -6,6 +6,19 @@ what was wrong and what to do about it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether an engine or upscaler can run here; if not, why (reason) and how to fix it (remedy)."""
+
+    available: bool
+    reason: str = ""
+    remedy: str = ""
+    # Unavailable, but partly set up (a model present, or corrupt): worth telling an "auto" request.
+    partial: bool = False
+
 
 class FusionError(Exception):
     """Base class: anything the user can fix by changing the inputs or the set-up."""

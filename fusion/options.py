@@ -14,12 +14,14 @@ Fit = Literal["pad", "crop", "stretch"]
 OutputFormat = Literal["png", "jpeg", "webp"]
 Device = Literal["auto", "cpu", "cuda"]
 Upscaler = Literal["lanczos", "realesrgan"]
+Engine = Literal["auto", "classic", "inswapper", "modelscope"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
 OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 DEVICES: tuple[str, ...] = get_args(Device)
 UPSCALERS: tuple[str, ...] = get_args(Upscaler)
+ENGINE_CHOICES: tuple[str, ...] = get_args(Engine)  # "auto" first, then the registry's engines
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -85,7 +87,7 @@ class FusionOptions:
     fit: Fit = "pad"
     source_face: int = 0
     target_face: int | Literal["all"] = 0
-    engine: str = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
+    engine: Engine = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
     mask_size: float = 1.0
     working_limit: int = 2048
     device: Device = "auto"
@@ -110,8 +112,6 @@ class FusionOptions:
         parse_resolution(self.resolution)
         _check_face_index("source_face", self.source_face, allow_all=False)
         _check_face_index("target_face", self.target_face, allow_all=True)
-        from fusion.engines import ENGINE_CHOICES  # the registry is light: names only
-
         if self.engine not in ENGINE_CHOICES:
             raise InvalidOptions(
                 f"engine={self.engine!r} is unknown: choose one of {', '.join(ENGINE_CHOICES)}"

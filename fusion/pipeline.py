@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fusion.device import frame_ops
 from fusion.engines import AUTO, get_engine, resolve_engine
 from fusion.engines.base import Engine
 from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
-from fusion.postprocess import OutputPlan, frame_ops, plan_output
+from fusion.postprocess import OutputPlan, plan_output
 from fusion.retouch import smooth_skin
 from fusion.upscale import detailed_source
 from fusion.upscale import require as require_upscaler

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 from fusion.blend import unsharp
-from fusion.device import use_cuda
 from fusion.retouch import adjust_tone
 
 if TYPE_CHECKING:
@@ -138,16 +137,3 @@ class CpuFrameOps:
             image = sharpen(image, options.sharpen)
             timings["sharpen"] = time.perf_counter() - begin
         return image, timings
-
-
-def frame_ops(device: str) -> FrameOps:
-    """The backend for the full-frame stages: CUDA (torch) when asked for or when 'auto' finds one."""
-    if use_cuda(device):
-        from fusion import gpu
-
-        return gpu.CudaFrameOps()
-    if device == "cuda":
-        ops = CpuFrameOps()
-        ops.notes.append("No CUDA GPU is available (or torch is not installed); ran on the CPU.")
-        return ops
-    return CpuFrameOps()

@@ -20,8 +20,7 @@ import cv2
 import numpy as np
 
 from fusion.device import torch_device
-from fusion.engines.base import Availability
-from fusion.errors import EngineUnavailable
+from fusion.errors import Availability, EngineUnavailable
 from fusion.faces import Face
 from fusion.models import store
 

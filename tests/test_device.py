@@ -45,7 +45,8 @@ def test_without_cuda_nothing_asks_for_it() -> None:
 
 
 def test_frame_ops_follow_the_option(cuda_machine: None) -> None:
-    from fusion.postprocess import CpuFrameOps, frame_ops
+    from fusion.device import frame_ops
+    from fusion.postprocess import CpuFrameOps
 
     assert isinstance(frame_ops("cpu"), CpuFrameOps)
     if importlib.util.find_spec("torch") is not None:

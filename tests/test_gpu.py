@@ -360,7 +360,7 @@ def _imports_torch(code: str) -> bool:
 
 def test_cpu_path_never_imports_torch() -> None:
     assert not _imports_torch(
-        "import fusion, fusion.postprocess, fusion.gpu; ops = fusion.postprocess.frame_ops('cpu'); "
+        "import fusion, fusion.device, fusion.gpu; ops = fusion.device.frame_ops('cpu'); "
         "assert type(ops).__name__ == 'CpuFrameOps'"
     )
 
@@ -368,7 +368,7 @@ def test_cpu_path_never_imports_torch() -> None:
 @pytest.mark.skipif(Path("/proc/driver/nvidia/version").exists(), reason="an NVIDIA driver is present")
 def test_auto_without_nvidia_driver_never_imports_torch() -> None:
     assert not _imports_torch(
-        "import fusion, fusion.postprocess; ops = fusion.postprocess.frame_ops('auto'); "
+        "import fusion, fusion.device; ops = fusion.device.frame_ops('auto'); "
         "assert type(ops).__name__ == 'CpuFrameOps'"
     )
 
@@ -379,7 +379,7 @@ def test_auto_without_nvidia_driver_never_imports_torch() -> None:
 @pytest.mark.gpu
 @needs_cuda
 def test_frame_ops_picks_cuda_and_runs_half_precision(astronaut: np.ndarray) -> None:
-    from fusion.postprocess import frame_ops
+    from fusion.device import frame_ops
 
     ops = frame_ops("auto")
     assert isinstance(ops, CudaFrameOps)

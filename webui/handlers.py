@@ -24,7 +24,7 @@ import numpy as np
 
 from fusion import FusionError, FusionOptions, InvalidImage, InvalidOptions, fuse
 from fusion.engines import AUTO, ENGINE_NAMES, engine_availability, resolve_engine
-from fusion.engines.base import Availability
+from fusion.errors import Availability
 from fusion.faces import Face, detect_faces
 from fusion.identity import SAME_PERSON_DISTANCE, face_descriptor, identity_distance, redetected_descriptor
 from fusion.io import decode_image, encode_image, write_atomic

@@ -6,10 +6,11 @@ import importlib
 from functools import cache
 from typing import TYPE_CHECKING
 
-from fusion.errors import EngineUnavailable, InvalidOptions
+from fusion.errors import Availability, EngineUnavailable, InvalidOptions
+from fusion.options import ENGINE_CHOICES
 
 if TYPE_CHECKING:
-    from fusion.engines.base import Availability, Engine
+    from fusion.engines.base import Engine
 
 _REGISTRY: dict[str, str] = {
     "classic": "fusion.engines.classic:ClassicEngine",
@@ -20,7 +21,7 @@ ENGINE_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 AUTO = "auto"
 # What "auto" picks: the first of these that can run here (classic always can).
 AUTO_ORDER: tuple[str, ...] = ("inswapper", "modelscope", "classic")
-ENGINE_CHOICES: tuple[str, ...] = (AUTO, *ENGINE_NAMES)
+assert (AUTO, *ENGINE_NAMES) == ENGINE_CHOICES, "fusion.options.Engine must list the registry's engines"
 
 
 @cache

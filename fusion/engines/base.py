@@ -7,18 +7,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from fusion.blend import face_mask
+from fusion.errors import Availability
+from fusion.geometry import face_crop_box
+
 if TYPE_CHECKING:
     from fusion.faces import Face
     from fusion.options import FusionOptions
-
-
-@dataclass(frozen=True)
-class Availability:
-    available: bool
-    reason: str = ""
-    remedy: str = ""
-    # Unavailable, but partly set up (a model present, or corrupt): worth telling an "auto" request.
-    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +27,39 @@ class FacePatch:
     origin: tuple[int, int]  # x0, y0 of the rectangle in the target frame
     face_mask: np.ndarray  # (h, w) float32 0..1: where the new face is
     landmarks: np.ndarray  # (78, 2) float32 frame coordinates of the fused face (68 + forehead)
+
+
+@dataclass(frozen=True)
+class FaceRegion:
+    """The rectangle of the target an engine works in, around one face (every engine's first step)."""
+
+    crop: np.ndarray  # (h, w, 3) uint8 RGB, a view into the target
+    origin: tuple[int, int]  # x0, y0 in the target frame
+    points: np.ndarray  # (78, 2) frame coordinates of the face the patch will show
+    face_size: float
+
+    @property
+    def local(self) -> np.ndarray:
+        """`points` in crop coordinates."""
+        return self.points - np.array(self.origin, np.float32)
+
+    def mask(self, mask_size: float) -> np.ndarray:
+        """The feathered face mask over the crop (fusion.blend.face_mask)."""
+        return face_mask(self.local, self.crop.shape[1], self.crop.shape[0], self.face_size, mask_size)
+
+    def unchanged(self, mask: np.ndarray) -> FacePatch:
+        """The target itself: what blend ratio 0 gives."""
+        return FacePatch(self.crop.copy(), self.origin, mask, self.points)
+
+
+def face_region(
+    target: np.ndarray, points: np.ndarray, face_size: float, margin: float, also: np.ndarray | None = None
+) -> FaceRegion:
+    """The region around `points` (and `also`, e.g. where they move to) grown by `margin` face sizes."""
+    height, width = target.shape[:2]
+    extent = points if also is None else np.vstack([points, also])
+    x0, y0, x1, y1 = face_crop_box(extent, margin * face_size, width, height)
+    return FaceRegion(target[y0:y1, x0:x1], (x0, y0), points, face_size)
 
 
 class Engine(Protocol):

@@ -22,12 +22,12 @@ from fusion.blend import (
     poisson_offset,
     unsharp,
 )
-from fusion.engines.base import Availability, FacePatch
+from fusion.engines.base import FacePatch, face_region
+from fusion.errors import Availability
 from fusion.faces import Face
 from fusion.geometry import (
     apply_affine,
     border_anchors,
-    face_crop_box,
     invert_affine,
     piecewise_affine_maps,
     similarity_transform,
@@ -123,20 +123,15 @@ class ClassicEngine:
         face_size = target_face.size
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
         out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
-        height, width = target.shape[:2]
-        x0, y0, x1, y1 = face_crop_box(
-            np.vstack([target_points, out_points]), CROP_MARGIN * face_size, width, height
-        )
-        origin = (x0, y0)
-        crop = target[y0:y1, x0:x1]
-        out_local = out_points - np.array(origin, np.float32)
+        region = face_region(target, out_points, face_size, CROP_MARGIN, also=target_points)
         if ratio == 0.0:
-            mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size)
-            return FacePatch(crop.copy(), origin, mask, out_points)
+            return region.unchanged(region.mask(options.mask_size))
+        crop, origin, out_local = region.crop, region.origin, region.local
+        height, width = crop.shape[:2]
 
         background = _morph_target(crop, target_points - np.array(origin, np.float32), out_local)
-        warped = _warp_source(source, source_points, out_local, to_target, origin, (x1 - x0, y1 - y0))
-        mask = face_mask(out_local, x1 - x0, y1 - y0, face_size, options.mask_size, (background, warped))
+        warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
+        mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
         if options.mode != "blend":
             warped = match_colour(warped, background, out_local, face_size)
         face = warped.astype(np.float32)

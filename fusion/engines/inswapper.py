@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from fusion import onnx_models
-from fusion.blend import composite, face_mask
-from fusion.engines.base import Availability, FacePatch
-from fusion.errors import EngineUnavailable
+from fusion.blend import composite
+from fusion.engines.base import FacePatch, face_region
+from fusion.errors import Availability, EngineUnavailable
 from fusion.faces import Face, box_iou
-from fusion.geometry import face_crop_box, with_forehead
+from fusion.geometry import with_forehead
 from fusion.models import store
 from fusion.options import FusionOptions
 
@@ -125,16 +125,10 @@ class InswapperEngine:
         target_face: Face,
         options: FusionOptions,
     ) -> FacePatch:
-        target_points = with_forehead(target_face.landmarks)
-        face_size = target_face.size
-        height, width = target.shape[:2]
-        x0, y0, x1, y1 = face_crop_box(target_points, CROP_MARGIN * face_size, width, height)
-        origin = np.array([x0, y0], np.float32)
-        crop = target[y0:y1, x0:x1]
-        local = target_points - origin
-        mask = face_mask(local, x1 - x0, y1 - y0, face_size, options.mask_size)
+        region = face_region(target, with_forehead(target_face.landmarks), target_face.size, CROP_MARGIN)
+        mask = region.mask(options.mask_size)
         if options.blend_ratio == 0.0:
-            return FacePatch(crop.copy(), (x0, y0), mask, target_points)
+            return region.unchanged(mask)
 
         swap_model = store.require("inswapper_128", self.name)
         arcface_model = store.require("arcface_w600k_r50", self.name)
@@ -165,12 +159,13 @@ class InswapperEngine:
             matrix = matrix * (big / size)
             size = big
         to_crop = matrix.copy()
-        to_crop[:, 2] += matrix[:, :2] @ origin  # aligned <- crop-local coordinates
+        to_crop[:, 2] += matrix[:, :2] @ np.array(region.origin, np.float64)  # aligned <- crop-local
         inverse = cv2.invertAffineTransform(to_crop)
         interpolation = cv2.INTER_CUBIC if enlarge > 1.0 else cv2.INTER_AREA
+        crop_size = (region.crop.shape[1], region.crop.shape[0])
         face = cv2.warpAffine(
-            mixed_u8, inverse, (x1 - x0, y1 - y0), flags=interpolation, borderMode=cv2.BORDER_REPLICATE
+            mixed_u8, inverse, crop_size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE
         )
-        square = cv2.warpAffine(_square_mask(size), inverse, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+        square = cv2.warpAffine(_square_mask(size), inverse, crop_size, flags=cv2.INTER_LINEAR)
         paste_mask = mask * square
-        return FacePatch(composite(crop, face, paste_mask), (x0, y0), paste_mask, target_points)
+        return FacePatch(composite(region.crop, face, paste_mask), region.origin, paste_mask, region.points)

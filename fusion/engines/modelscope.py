@@ -24,12 +24,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from fusion.blend import composite, face_mask
+from fusion.blend import composite
 from fusion.device import modelscope_device
-from fusion.engines.base import Availability, FacePatch
-from fusion.errors import EngineFailed, EngineUnavailable
+from fusion.engines.base import FacePatch, face_region
+from fusion.errors import Availability, EngineFailed, EngineUnavailable
 from fusion.faces import Face
-from fusion.geometry import face_crop_box, with_forehead
+from fusion.geometry import with_forehead
 from fusion.models import store
 from fusion.options import FusionOptions
 
@@ -133,15 +133,11 @@ class ModelScopeEngine:
         target_face: Face,
         options: FusionOptions,
     ) -> FacePatch:
-        target_points = with_forehead(target_face.landmarks)
-        face_size = target_face.size
-        height, width = target.shape[:2]
-        x0, y0, x1, y1 = face_crop_box(target_points, CROP_MARGIN * face_size, width, height)
-        crop = target[y0:y1, x0:x1]
-        local = target_points - np.array([x0, y0], np.float32)
-        mask = face_mask(local, x1 - x0, y1 - y0, face_size, options.mask_size)
+        region = face_region(target, with_forehead(target_face.landmarks), target_face.size, CROP_MARGIN)
+        mask = region.mask(options.mask_size)
         if options.blend_ratio == 0.0:
-            return FacePatch(crop.copy(), (x0, y0), mask, target_points)
+            return region.unchanged(mask)
+        crop = region.crop
         # The user face: the source's face region with the same margin.
         sx0, sy0, sx1, sy1 = source_face.box
         pad = round(CROP_MARGIN * source_face.size)
@@ -156,4 +152,4 @@ class ModelScopeEngine:
         if fused.shape[:2] != crop.shape[:2]:
             fused = cv2.resize(fused, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LANCZOS4)
         alpha = mask * options.blend_ratio
-        return FacePatch(composite(crop, fused, alpha), (x0, y0), alpha, target_points)
+        return FacePatch(composite(crop, fused, alpha), region.origin, alpha, region.points)
