@@ -1,7 +1,8 @@
 """Command line: `python -m fusion fuse --source S --target T --out O [options]`.
 
 Exit codes: 0 success, 1 internal error, 2 bad arguments or input (one line on stderr), 3 no face
-found, 4 engine unavailable, 5 output could not be written.
+found, 4 engine unavailable or refused the photos, 5 output could not be written. The fusion flags
+come from fusion.options.CONTROLS, the same table the web UI's controls are bound by.
 """
 
 from __future__ import annotations
@@ -12,18 +13,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fusion import encode_image, format_for_path, fuse, write_atomic
 from fusion.errors import EngineFailed, EngineUnavailable, FusionError, NoFaceFound, OutputError
 from fusion.models.cli import add_parser as add_models_parser
 from fusion.models.cli import run as run_models
-from fusion.options import (
-    DEVICES,
-    FITS,
-    MODES,
-    OUTPUT_FORMATS,
-    RESOLUTION_PRESETS,
-    UPSCALERS,
-    FusionOptions,
-)
+from fusion.options import CONTROLS, OUTPUT_FORMATS, FusionOptions
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
 # Most specific first: the first matching class gives the exit code.
@@ -36,50 +30,24 @@ _EXIT_CODES = (
 )
 
 
-def _face_index(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a face index (0, 1, 2, ... or all)") from None
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from fusion.engines import ENGINE_CHOICES
-
     parser = argparse.ArgumentParser(prog="python -m fusion", description="Offline face fusion.")
     commands = parser.add_subparsers(dest="command", required=True)
     fuse = commands.add_parser("fuse", help="fuse the source's face into the target photo")
     fuse.add_argument("--source", required=True, help="photo with the face to use")
     fuse.add_argument("--target", required=True, help="photo to put the face into")
     fuse.add_argument("--out", required=True, help="output file (.png, .jpg or .webp)")
-    fuse.add_argument("--blend", type=float, default=1.0, help="0 = target, 1 = source identity")
-    fuse.add_argument("--mode", choices=MODES, default="normal")
-    fuse.add_argument("--smoothing", type=float, default=0.0, help="skin smoothing 0..1")
-    fuse.add_argument("--brightness", type=float, default=0.0, help="-1..1")
-    fuse.add_argument("--contrast", type=float, default=0.0, help="-1..1")
-    fuse.add_argument("--saturation", type=float, default=0.0, help="-1..1")
-    fuse.add_argument("--sharpen", type=float, default=0.0, help="0..1")
-    fuse.add_argument(
-        "--resolution", default="original", help=f"{'|'.join(RESOLUTION_PRESETS)} or WxH (e.g. 1024x1792)"
-    )
-    fuse.add_argument("--fit", choices=FITS, default="pad")
-    fuse.add_argument("--source-face", type=int, default=0, help="face index in the source, largest first")
-    fuse.add_argument("--target-face", type=_face_index, default=0, help="face index in the target, or all")
-    fuse.add_argument(
-        "--engine",
-        choices=ENGINE_CHOICES,
-        default="auto",
-        help="auto (default): inswapper, else modelscope, else classic, by which models are here",
-    )
-    fuse.add_argument("--device", choices=DEVICES, default="auto", help="cpu: never use a GPU")
-    fuse.add_argument(
-        "--upscaler",
-        choices=UPSCALERS,
-        default="lanczos",
-        help="how a face drawn larger than the source is enlarged",
-    )
+    defaults = FusionOptions()
+    for control in CONTROLS:
+        kind = float if control.low is not None else str
+        fuse.add_argument(
+            control.flag,
+            dest=control.name,
+            type=kind,
+            default=getattr(defaults, control.name),
+            choices=control.choices or None,
+            help=control.help,
+        )
     fuse.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from --out)")
     fuse.add_argument("--json", action="store_true", help="print timings, warnings and face boxes as JSON")
     add_models_parser(commands)
@@ -87,25 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
-    from fusion.io import encode_image, format_for_path, write_atomic
-    from fusion.pipeline import fuse
-
-    options = FusionOptions(
-        blend_ratio=args.blend,
-        mode=args.mode,
-        skin_smoothing=args.smoothing,
-        brightness=args.brightness,
-        contrast=args.contrast,
-        saturation=args.saturation,
-        sharpen=args.sharpen,
-        resolution=args.resolution,
-        fit=args.fit,
-        source_face=args.source_face,
-        target_face=args.target_face,
-        engine=args.engine,
-        upscaler=args.upscaler,
-        device=args.device,
-    )
+    options = FusionOptions.from_values({control.name: getattr(args, control.name) for control in CONTROLS})
     result = fuse(args.source, args.target, options)
     fmt = args.format or format_for_path(args.out)
     text = {

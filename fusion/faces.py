@@ -15,6 +15,7 @@ import numpy as np
 
 from fusion.dlib_models import DLIB_LOCK, face_detector, landmark_predictor
 from fusion.errors import FaceIndexOutOfRange, NoFaceFound
+from fusion.io import ImageInput, decode_image
 
 FAST_DETECT_SIDE = 640  # first pass: no upsampling, finds faces wider than ~1/8 of the image
 THOROUGH_DETECT_SIDE = 1280  # second pass, upsampled once: when the first finds nothing, or asked to
@@ -84,6 +85,18 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class DetectedFaces:
+    image: np.ndarray  # (H, W, 3) RGB uint8, decoded as fuse() decodes it
+    faces: list[Face]  # largest first: index i here is face i for fuse()
+
+
+def detect(image: ImageInput, role: str = "target") -> DetectedFaces:
+    """Every face in a photo (path, bytes or RGB array), numbered as `fuse()` numbers them."""
+    decoded = decode_image(image, role)
+    return DetectedFaces(decoded.pixels, detect_faces(decoded.pixels, thorough=True))
 
 
 def detect_faces(image: np.ndarray, working_limit: int = 2048, thorough: bool = False) -> list[Face]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dlib
 import numpy as np
 
 from fusion.dlib_models import DLIB_LOCK, face_descriptor_model
 from fusion.faces import Face, detect_faces
+from fusion.io import ImageInput, decode_image
 
 SAME_PERSON_DISTANCE = 0.6
 
@@ -38,3 +41,27 @@ def redetected_descriptor(image: np.ndarray, near: Face) -> np.ndarray | None:
             if x0 <= cx <= x1 and y0 <= cy <= y1:
                 return face_descriptor(image, face)
     return None
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    to_source: float  # dlib descriptor distance of the fused face to the source face
+    to_target: float  # ... and to the target face it replaced
+
+
+def identity(
+    source: ImageInput,
+    target: ImageInput,
+    result: ImageInput,
+    source_face: Face,
+    target_face: Face,
+    output_face: Face,
+) -> IdentityCheck | None:
+    """How much the fused face looks like the source and like the target (faces as FusionResult gives
+    them); None when the fused face is not found again in the result."""
+    fused = redetected_descriptor(decode_image(result, "result").pixels, output_face)
+    if fused is None:
+        return None
+    to_source = identity_distance(fused, face_descriptor(decode_image(source, "source").pixels, source_face))
+    to_target = identity_distance(fused, face_descriptor(decode_image(target, "target").pixels, target_face))
+    return IdentityCheck(to_source, to_target)

@@ -28,8 +28,8 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # ~ 7300 x 5500; larger is refused before decoding (decompression bombs)
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"}  # MPO: phone JPEGs with a depth frame
 _REMEDY_FORMAT = "Use a JPEG, PNG, WebP or BMP photo"
-
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Output format (fusion.options.OUTPUT_FORMATS) -> file extension.
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 
 
 @dataclass(frozen=True)
@@ -186,8 +186,22 @@ def encode_image(
 
 
 def format_for_path(path: str | os.PathLike) -> str:
-    suffix = Path(path).suffix.lower()
-    return {".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".png": "png"}.get(suffix, "png")
+    """The output format a file name asks for (PNG when its extension says nothing we write)."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    by_extension = {extension: fmt for fmt, extension in EXTENSIONS.items()} | {"jpeg": "jpeg"}
+    return by_extension.get(suffix, "png")
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None when it can't be read (decoding then says
+    precisely what is wrong)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
@@ -28,16 +29,48 @@ MIN_OUTPUT_SIDE = 16
 MAX_OUTPUT_SIDE = 4096
 _CUSTOM_RESOLUTION = re.compile(r"^\s*(\d{1,6})\s*[xX×*]\s*(\d{1,6})\s*$")
 
-# (field, low, high) for every float option; all ranges are inclusive.
-_FLOAT_RANGES: tuple[tuple[str, float, float], ...] = (
-    ("blend_ratio", 0.0, 1.0),
-    ("skin_smoothing", 0.0, 1.0),
-    ("brightness", -1.0, 1.0),
-    ("contrast", -1.0, 1.0),
-    ("saturation", -1.0, 1.0),
-    ("sharpen", 0.0, 1.0),
-    ("mask_size", 0.5, 1.5),
+
+@dataclass(frozen=True)
+class Control:
+    """One user-facing option: the FusionOptions field, its command-line flag and help, and its
+    choices or (inclusive) range. The CLI's flags are made from this table; the web UI's controls
+    are bound to the same field names."""
+
+    name: str
+    flag: str
+    help: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(
+        "blend_ratio", "--blend", "0 = the target unchanged ... 1 = the source's identity", low=0, high=1
+    ),
+    Control("mode", "--mode", "how the face is blended in", choices=MODES),
+    Control("skin_smoothing", "--smoothing", "skin smoothing 0..1", low=0, high=1),
+    Control("brightness", "--brightness", "-1..1, whole image", low=-1, high=1),
+    Control("contrast", "--contrast", "-1..1, whole image", low=-1, high=1),
+    Control("saturation", "--saturation", "-1..1, whole image", low=-1, high=1),
+    Control("sharpen", "--sharpen", "0..1, unsharp mask on the output", low=0, high=1),
+    Control("resolution", "--resolution", f"{'|'.join(RESOLUTION_PRESETS)} or WxH (e.g. 1024x1792)"),
+    Control("fit", "--fit", "pad: keep the aspect, mirror-pad; crop: cover; stretch", choices=FITS),
+    Control("source_face", "--source-face", "face index in the source, largest first"),
+    Control("target_face", "--target-face", "face index in the target, largest first, or all"),
+    Control(
+        "engine",
+        "--engine",
+        "auto: inswapper, else modelscope, else classic, by which models are here",
+        choices=ENGINE_CHOICES,
+    ),
+    Control(
+        "upscaler", "--upscaler", "how a face drawn larger than the source is enlarged", choices=UPSCALERS
+    ),
+    Control("mask_size", "--mask-size", "0.5..1.5, how far the face mask reaches", low=0.5, high=1.5),
+    Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
 )
+_FLOAT_RANGES = tuple((c.name, c.low, c.high) for c in CONTROLS if c.low is not None and c.high is not None)
 
 
 def parse_resolution(resolution: str) -> tuple[int, int] | None:
@@ -72,6 +105,20 @@ def _check_face_index(name: str, value: object, allow_all: bool) -> None:
         raise InvalidOptions(f"{name}={value!r} must be a face index 0, 1, 2, ...{extra}")
 
 
+def parse_face_index(value: object, role: str, allow_all: bool) -> int | str:
+    """A face index from a form or a command line: "2", "2 (left)", 2, or "all" where allowed."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else "0"
+    if allow_all and text.startswith("all"):
+        return "all"
+    text = text.split()[0] if text else "0"  # "2 (left)" -> "2"
+    if not text.isdigit():
+        extra = ' or "all"' if allow_all else ""
+        raise InvalidOptions(f"{role}_face={value!r} must be a face index 0, 1, 2, ...{extra}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class FusionOptions:
     """What the user asked for. Validated once, here; nothing downstream re-checks."""
@@ -101,21 +148,18 @@ class FusionOptions:
             if math.isnan(value) or not low <= value <= high:
                 raise InvalidOptions(f"{name}={value!r} is out of range: use {low} to {high}")
             object.__setattr__(self, name, float(value))
-        if self.mode not in MODES:
-            raise InvalidOptions(f"mode={self.mode!r} is not one of {', '.join(MODES)}")
-        if self.fit not in FITS:
-            raise InvalidOptions(f"fit={self.fit!r} is not one of {', '.join(FITS)}")
-        if self.device not in DEVICES:
-            raise InvalidOptions(f"device={self.device!r} is not one of {', '.join(DEVICES)}")
-        if self.upscaler not in UPSCALERS:
-            raise InvalidOptions(f"upscaler={self.upscaler!r} is not one of {', '.join(UPSCALERS)}")
-        parse_resolution(self.resolution)
+        for control in CONTROLS:
+            value = getattr(self, control.name)
+            if control.choices and value not in control.choices:
+                raise InvalidOptions(f"{control.name}={value!r} is not one of {', '.join(control.choices)}")
+        if isinstance(self.resolution, int) and not isinstance(self.resolution, bool):
+            object.__setattr__(self, "resolution", str(self.resolution))  # 1024 means "1024"
+        if not isinstance(self.resolution, str):
+            raise InvalidOptions(f"resolution={self.resolution!r} must be text such as '1024' or '1024x1792'")
+        # Parsed once: every later read of output_size uses this.
+        object.__setattr__(self, "_output_size", parse_resolution(self.resolution))
         _check_face_index("source_face", self.source_face, allow_all=False)
         _check_face_index("target_face", self.target_face, allow_all=True)
-        if self.engine not in ENGINE_CHOICES:
-            raise InvalidOptions(
-                f"engine={self.engine!r} is unknown: choose one of {', '.join(ENGINE_CHOICES)}"
-            )
         if isinstance(self.working_limit, bool) or not isinstance(self.working_limit, int):
             raise InvalidOptions(f"working_limit={self.working_limit!r} must be an integer")
         if not 256 <= self.working_limit <= 8192:
@@ -123,7 +167,25 @@ class FusionOptions:
 
     @property
     def output_size(self) -> tuple[int, int] | None:
-        return parse_resolution(self.resolution)
+        """(width, height) of the output, or None for the target's own size."""
+        return self._output_size  # type: ignore[attr-defined, no-any-return]
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> FusionOptions:
+        """Options from a front end's values by field name, as a form or a command line gives them
+        (face indices and resolutions may be text). Unknown names raise InvalidOptions."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InvalidOptions(
+                f"unknown option(s) {', '.join(unknown)}: choose from {', '.join(sorted(known))}"
+            )
+        parsed = dict(values)
+        if "source_face" in parsed:
+            parsed["source_face"] = parse_face_index(parsed["source_face"], "source", allow_all=False)
+        if "target_face" in parsed:
+            parsed["target_face"] = parse_face_index(parsed["target_face"], "target", allow_all=True)
+        return cls(**parsed)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
-from fusion.postprocess import OutputPlan, plan_output
+from fusion.postprocess import OutputPlan, lay_out, plan_output
 from fusion.retouch import smooth_skin
 from fusion.upscale import detailed_source
 from fusion.upscale import require as require_upscaler
@@ -37,6 +37,11 @@ class FusionResult:
     output_faces: tuple[Face, ...]  # where the fused faces are in the output image
     options: FusionOptions = field(default_factory=FusionOptions)
     engine: str = "classic"  # the engine that ran (what "auto" chose)
+
+    def before(self, target: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """The target photo laid out as this result is (same canvas and fit), at `size` (width, height):
+        the "before" picture for a side-by-side view."""
+        return lay_out(target, size, self.options.fit, self.options.output_size is not None)
 
     def report(self) -> dict[str, object]:
         """JSON-friendly summary for the CLI and the UI."""

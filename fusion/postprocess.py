@@ -100,6 +100,13 @@ def sharpen(image: np.ndarray, amount: float) -> np.ndarray:
     return unsharp(image, 1.5 * amount, 1.0)
 
 
+def lay_out(image: np.ndarray, size: tuple[int, int], fit: str, output_sized: bool) -> np.ndarray:
+    """`image` laid out on a canvas of `size` as a result of it would be (same fit; a result at the
+    photo's own size, `output_sized` False, is the photo scaled)."""
+    plan = plan_output((image.shape[1], image.shape[0]), size, fit if output_sized else "stretch")
+    return place_on_canvas(resize(image, plan.content_size), plan)
+
+
 class FrameOps(Protocol):
     """The full-frame stages, on one device. `notes` collects warnings (e.g. a fallback to the CPU)."""
 

@@ -108,7 +108,8 @@ def test_cli_reports_the_engine(tmp_path: Path, group_path: Path, astronaut_path
 
 
 def test_page_offers_auto_and_shows_the_engine_that_ran(tmp_path: Path, astronaut_path: Path) -> None:
-    from webui.handlers import Handlers, engine_choices
+    from webui.handlers import Handlers
+    from webui.views import engine_choices
 
     assert engine_choices()[0] == ("auto (classic)", "auto")
     info = Handlers(tmp_path / "out").fuse(str(astronaut_path), str(astronaut_path), resolution="512")[2]

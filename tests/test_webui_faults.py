@@ -25,7 +25,8 @@ from webui_helpers import Server, answers, free_port, running_server, start_serv
 from fusion import io as fusion_io  # noqa: E402
 from fusion.samples import sample_path  # noqa: E402
 from webui import instance  # noqa: E402
-from webui.handlers import Handlers, engine_choices, engine_notes  # noqa: E402
+from webui.handlers import Handlers  # noqa: E402
+from webui.views import engine_choices, engine_notes  # noqa: E402
 
 # Loaded by the server's Python at start-up (PYTHONPATH): the classic engine raises on its first call.
 FAILING_ENGINE = textwrap.dedent(

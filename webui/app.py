@@ -9,20 +9,13 @@ from typing import Any
 
 import gradio as gr
 
-from fusion.errors import FusionError
+from fusion import FusionError, sample_path
 from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS
-from fusion.samples import sample_path
-from webui.handlers import (
-    Handlers,
-    detect_for_display,
-    engine_choices,
-    engine_notes,
-    preset_handler,
-    upscaler_choices,
-)
+from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset_handler
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
 from webui.settings import Settings
+from webui.views import engine_choices, engine_notes, upscaler_choices
 
 # Every event that does heavy work shares one pool of settings.concurrency slots (1 by default: on a
 # 2-core CPU a second fusion at once only splits the cores; the library serialises its dlib calls,
@@ -212,26 +205,21 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                 api_name=f"preset_{name}",
                 queue=False,
             )
+        # Bound by name: each /fuse parameter gets the control of that name (KeyError if one is missing).
+        fuse_controls = {
+            **controls,
+            "source": source,
+            "target": target,
+            "fit": fit,
+            "output_format": output_format,
+            "source_face": source_face,
+            "target_face": target_face,
+            "engine": engine,
+            "upscaler": upscaler,
+        }
         fuse_button.click(
             handlers.fuse,
-            inputs=[
-                source,
-                target,
-                blend_ratio,
-                mode,
-                skin_smoothing,
-                brightness,
-                contrast,
-                saturation,
-                sharpen,
-                resolution,
-                fit,
-                output_format,
-                source_face,
-                target_face,
-                engine,
-                upscaler,
-            ],
+            inputs=[fuse_controls[name] for name in FUSE_PARAMETERS],
             outputs=[download, comparison, info, identity, identity_job],
             api_name="fuse",
             concurrency_id=FUSION_QUEUE,

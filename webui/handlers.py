@@ -7,42 +7,49 @@ Per-request data travels in arguments and gr.State only; `Handlers` holds app-wi
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import gradio as gr
-import numpy as np
 
-from fusion import FusionError, FusionOptions, InvalidImage, InvalidOptions, fuse
-from fusion.engines import AUTO, ENGINE_NAMES, engine_availability, resolve_engine
-from fusion.errors import Availability
-from fusion.faces import Face, detect_faces
-from fusion.identity import SAME_PERSON_DISTANCE, face_descriptor, identity_distance, redetected_descriptor
-from fusion.io import decode_image, encode_image, write_atomic
-from fusion.options import UPSCALERS
-from fusion.postprocess import place_on_canvas, plan_output, resize
-from fusion.upscale import availability as upscaler_availability
+from fusion import (
+    EXTENSIONS,
+    Face,
+    FusionError,
+    FusionOptions,
+    InvalidImage,
+    InvalidOptions,
+    decode_image,
+    detect,
+    encode_image,
+    fuse,
+    header_size,
+    identity,
+    write_atomic,
+)
+from fusion.options import CONTROLS
 from webui import hints, memory
 from webui.presets import preset_values
 from webui.settings import Settings
+from webui.views import (
+    IDENTITY_PENDING,
+    PREVIEW_SIDE,
+    draw_faces,
+    fit_longest_side,
+    identity_markdown,
+    info_markdown,
+    write_preview,
+)
 
 log = logging.getLogger(__name__)
-
-PREVIEW_SIDE = 1024  # the before/after slider shows at most this; the download is full size
-FACES_PREVIEW_SIDE = 640
-PREVIEW_QUALITY = 90
-IDENTITY_PENDING = "**Identity distance:** measuring ..."
-_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp"}
-_BOX_COLOURS = ((255, 64, 64), (64, 160, 255), (64, 200, 64), (255, 170, 0), (200, 80, 255), (0, 200, 200))
 
 
 @contextmanager
@@ -75,90 +82,6 @@ class IdentityJob:
     output_face: Face
 
 
-def parse_face_index(value: object, role: str, allow_all: bool) -> int | str:
-    text = str(value).strip().lower() if value is not None else "0"
-    if allow_all and text == "all":
-        return "all"
-    text = text.split()[0] if text else "0"  # "2 (left)" -> "2"
-    if not text.isdigit():
-        extra = ' or "all"' if allow_all else ""
-        raise InvalidOptions(f"{role}_face={value!r} must be a face index 0, 1, 2, ...{extra}")
-    return int(text)
-
-
-def _choices(names: tuple[str, ...], check: Callable[[str], Availability]) -> list[tuple[str, str]]:
-    """(label, value) pairs for a dropdown; what can't run here is labelled as such."""
-    return [(name if check(name).available else f"{name} (unavailable)", name) for name in names]
-
-
-def engine_choices() -> list[tuple[str, str]]:
-    """auto first, labelled with what it picks here; then every engine."""
-    picked = resolve_engine(AUTO)[0].name
-    return [(f"auto ({picked})", AUTO)] + _choices(ENGINE_NAMES, engine_availability)
-
-
-def upscaler_choices() -> list[tuple[str, str]]:
-    return _choices(UPSCALERS, upscaler_availability)
-
-
-def engine_notes() -> str:
-    """Markdown lines for every engine or upscaler that cannot run here: why, and how to fix it."""
-    lines = []
-    for names, check in ((ENGINE_NAMES, engine_availability), (UPSCALERS, upscaler_availability)):
-        for name in names:
-            status = check(name)
-            if not status.available:
-                lines.append(f"- **{name}** is unavailable: {status.reason}. {status.remedy}")
-    return "\n".join(lines)
-
-
-def _fit_longest_side(image: np.ndarray, side: int) -> np.ndarray:
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    if scale >= 1.0:
-        return image
-    return cv2.resize(
-        image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-    )
-
-
-def draw_faces(image: np.ndarray, faces: list[Face]) -> np.ndarray:
-    """A small copy of `image` with each face boxed and labelled with its index."""
-    preview = _fit_longest_side(image, FACES_PREVIEW_SIDE).copy()
-    scale = preview.shape[1] / image.shape[1]
-    thickness = max(2, round(preview.shape[1] / 300))
-    for index, face in enumerate(faces):
-        colour = _BOX_COLOURS[index % len(_BOX_COLOURS)]
-        x0, y0, x1, y1 = (round(v * scale) for v in face.box)
-        cv2.rectangle(preview, (x0, y0), (x1, y1), colour, thickness)
-        label = str(index)
-        font_scale = max(0.6, (x1 - x0) / 90)
-        (text_w, text_h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        top = max(0, y0 - text_h - 8)
-        cv2.rectangle(preview, (x0, top), (x0 + text_w + 8, top + text_h + 8), colour, -1)
-        cv2.putText(
-            preview,
-            label,
-            (x0 + 4, top + text_h + 4),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            font_scale,
-            (255, 255, 255),
-            thickness,
-        )
-    return preview
-
-
-def write_preview(path: Path, image: np.ndarray) -> str:
-    """Save a picture for the page as a JPEG file of our own (unique name) and return its path.
-
-    Handed to gradio as an array instead, two identical pictures (two users, same photo, same moment)
-    are written by gradio to one content-hashed cache path, and one user's download of it came back
-    truncated while the other's was being written (found by benchmarks/load.py).
-    """
-    write_atomic(path, encode_image(image, "jpeg", quality=PREVIEW_QUALITY))
-    return str(path)
-
-
 def detect_for_display(image_path: str | None, role: str, output_dir: Path | None = None) -> tuple[Any, Any]:
     """After an upload: the picture with numbered faces, and the face-index dropdown's new choices.
 
@@ -168,87 +91,18 @@ def detect_for_display(image_path: str | None, role: str, output_dir: Path | Non
         choices = [("0", "0")] + ([("all", "all")] if allow_all else [])
         return None, gr.update(choices=choices, value="0")
     with user_errors():
-        decoded = decode_image(image_path, role)
-        # Indices refer to a thorough detection (every face, largest first), as in fuse().
-        faces = detect_faces(decoded.pixels, thorough=True)
+        found = detect(image_path, role)  # numbered as fuse() numbers them
+    faces = found.faces
     if not faces:
         gr.Warning(f"No face found in the {role} photo. Use one where the face is clearly visible.")
     choices = [(f"{i}", str(i)) for i in range(max(1, len(faces)))]
     if allow_all and len(faces) > 1:
         choices.append((f"all ({len(faces)} faces)", "all"))
-    preview: Any = draw_faces(decoded.pixels, faces)
+    preview: Any = draw_faces(found.image, faces)
     if output_dir is not None:
         with user_errors():
             preview = write_preview(output_dir / f"fusion-{uuid.uuid4().hex}-faces.jpg", preview)
     return preview, gr.update(choices=choices, value="0")
-
-
-def before_after(
-    target_path: str, result: np.ndarray, options: FusionOptions
-) -> tuple[np.ndarray, np.ndarray]:
-    """The target laid out on the result's canvas (same fit) and the result, both at preview size."""
-    after = _fit_longest_side(result, PREVIEW_SIDE)
-    preview_size = (after.shape[1], after.shape[0])
-    target = decode_image(target_path, "target").pixels
-    plan = plan_output((target.shape[1], target.shape[0]), preview_size, options.fit)
-    if options.output_size is None:
-        plan = plan_output((target.shape[1], target.shape[0]), preview_size, "stretch")
-    before = place_on_canvas(resize(target, plan.content_size), plan)
-    return before, after
-
-
-def info_markdown(report: dict[str, Any], output_format: str, seconds_in_handler: float) -> str:
-    width, height = report["size"]
-    timings = dict(report["timings"])
-    total = timings.pop("total")
-    stages = " · ".join(
-        f"{stage} {seconds * 1000:.0f}" for stage, seconds in timings.items() if seconds >= 0.0005
-    )
-    lines = [
-        f"**Output:** {width} x {height} px, {output_format.upper()}, {report['engine']} engine",
-        f"**Time:** {total:.2f} s in fuse() ({stages} ms), "
-        f"then {seconds_in_handler * 1000:.0f} ms to encode and save",
-    ]
-    warnings = report["warnings"]
-    if warnings:
-        lines.append("**Warnings:**")
-        lines += [f"- {note}" for note in warnings]
-    else:
-        lines.append("No warnings.")
-    return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
-
-
-def identity_markdown(job: IdentityJob | None) -> str:
-    """Identity distance (dlib descriptor) of the fused face to the source and to the target."""
-    if job is None:
-        return ""
-    with user_errors():
-        source = decode_image(job.source_path, "source").pixels
-        target = decode_image(job.target_path, "target").pixels
-        result = decode_image(job.result_path, "result").pixels
-        fused = redetected_descriptor(result, job.output_face)
-        if fused is None:
-            return "**Identity:** the fused face was not found again in the result, so no distance."
-        to_source = identity_distance(fused, face_descriptor(source, job.source_face))
-        to_target = identity_distance(fused, face_descriptor(target, job.target_face))
-    return (
-        f"**Identity distance** (dlib descriptor; below {SAME_PERSON_DISTANCE} usually means the same "
-        f"person): to the source **{to_source:.3f}**, to the target **{to_target:.3f}**."
-    )
-
-
-def header_size(path: str) -> tuple[int, int] | None:
-    """(width, height) from the file's header, or None when it can't be read (the library then
-    decodes it and says precisely what is wrong)."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return image.size
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
 
 
 class Handlers:
@@ -329,40 +183,26 @@ class Handlers:
         output_format: str = "png",
         source_face: str = "0",
         target_face: str = "0",
-        engine: str = AUTO,
+        engine: str = "auto",
         upscaler: str = "lanczos",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.
 
+        The parameters are the `/fuse` API's; app.py binds the page's controls to them by name, and
+        every one but the photos and output_format is a FusionOptions field (fusion.options.CONTROLS).
         Returns the full-resolution result file (in `output_format`), the before/after pair for the
         slider, the details as Markdown, the identity line's placeholder and the state for the
         identity check that follows (it runs after the result is shown).
         """
+        values = {name: value for name, value in locals().items() if name in FUSE_OPTION_FIELDS}
         if not source or not target:
             missing = " and ".join(r for r, v in (("source face", source), ("target photo", target)) if not v)
             raise gr.Error(f"Add a {missing} first.", print_exception=False)
         with user_errors():
-            if output_format not in _EXTENSIONS:
-                raise InvalidOptions(
-                    f"output_format={output_format!r} is not one of {', '.join(_EXTENSIONS)}"
-                )
-            options = FusionOptions(
-                blend_ratio=blend_ratio,
-                mode=mode,  # type: ignore[arg-type]
-                skin_smoothing=skin_smoothing,
-                brightness=brightness,
-                contrast=contrast,
-                saturation=saturation,
-                sharpen=sharpen,
-                resolution=str(resolution),
-                fit=fit,  # type: ignore[arg-type]
-                source_face=parse_face_index(source_face, "source", allow_all=False),  # type: ignore[arg-type]
-                target_face=parse_face_index(target_face, "target", allow_all=True),
-                engine=engine,
-                upscaler=upscaler,  # type: ignore[arg-type]
-                device="cpu" if self.force_cpu else "auto",
-            )
+            if output_format not in EXTENSIONS:
+                raise InvalidOptions(f"output_format={output_format!r} is not one of {', '.join(EXTENSIONS)}")
+            options = FusionOptions.from_values({**values, "device": "cpu" if self.force_cpu else "auto"})
             self._check_pixels(source, "source")
             self._check_pixels(target, "target")
             self._check_capacity(options, target)
@@ -372,14 +212,14 @@ class Handlers:
             started = time.perf_counter()
             data = encode_image(result.image, output_format, {"Software": "face-fusion"})
             name = f"fusion-{uuid.uuid4().hex}"
-            path = self.output_dir / f"{name}.{_EXTENSIONS[output_format]}"
+            path = self.output_dir / f"{name}.{EXTENSIONS[output_format]}"
             write_atomic(path, data)
             # The slider's pictures: files of our own with unique names (see write_preview).
+            after = fit_longest_side(result.image, PREVIEW_SIDE)
+            before = result.before(decode_image(target, "target").pixels, (after.shape[1], after.shape[0]))
             previews = [
                 write_preview(self.output_dir / f"{name}-{label}.jpg", image)
-                for label, image in zip(
-                    ("before", "after"), before_after(target, result.image, options), strict=True
-                )
+                for label, image in (("before", before), ("after", after))
             ]
             handler_seconds = time.perf_counter() - started
         for note in result.warnings:
@@ -389,12 +229,30 @@ class Handlers:
         job = IdentityJob(
             source, target, str(path), result.source_face, result.target_faces[0], result.output_faces[0]
         )
-        report = result.report()
-        info = info_markdown(report, output_format, handler_seconds)
+        info = info_markdown(result.report(), output_format, handler_seconds)
         return str(path), (previews[0], previews[1]), info, IDENTITY_PENDING, job
 
     def identity(self, job: IdentityJob | None) -> str:
-        return identity_markdown(job)
+        if job is None:
+            return ""
+        with user_errors():
+            check = identity(
+                job.source_path,
+                job.target_path,
+                job.result_path,
+                job.source_face,
+                job.target_face,
+                job.output_face,
+            )
+        return identity_markdown(check)
+
+
+# The `/fuse` API's parameters, in order: app.py binds a control of the same name to each. Those that
+# are FusionOptions fields (all but the photos and output_format) become options by name.
+FUSE_PARAMETERS: tuple[str, ...] = tuple(
+    name for name in inspect.signature(Handlers.fuse).parameters if name not in ("self", "progress")
+)
+FUSE_OPTION_FIELDS = frozenset(FUSE_PARAMETERS) & {control.name for control in CONTROLS}
 
 
 def preset_handler(name: str) -> Callable[[], tuple[object, ...]]:

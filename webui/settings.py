@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fusion.io import MAX_FILE_BYTES, MAX_PIXELS
+from fusion import MAX_FILE_BYTES, MAX_PIXELS
 
 MB = 1024 * 1024
 

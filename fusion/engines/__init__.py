@@ -48,6 +48,11 @@ def get_engine(name: str) -> Engine:
     return engine
 
 
+def auto_engine() -> str:
+    """The engine "auto" runs on this machine now."""
+    return resolve_engine(AUTO)[0].name
+
+
 def resolve_engine(name: str) -> tuple[Engine, tuple[str, ...]]:
     """The engine that runs for the option `name`, and notes for the result.
 
