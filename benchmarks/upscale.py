@@ -60,7 +60,10 @@ def methods(device: str, x4plus: bool) -> dict[str, object]:
         ),
         f"realesrgan torch {device}": lambda img, size: cv2.resize(
             upscale.tiled(
-                img, 4, lambda t: upscale4(t, device), tile=upscale.TILE if device == "cpu" else 768
+                img,
+                4,
+                lambda t: upscale4(t, upscale.weights_dir(), device),
+                tile=upscale.TILE if device == "cpu" else 768,
             ),
             size,
             interpolation=cv2.INTER_AREA,

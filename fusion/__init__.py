@@ -17,7 +17,7 @@ from fusion.errors import (
     OutputError,
 )
 from fusion.faces import DetectedFaces, Face, detect
-from fusion.identity import SAME_PERSON_DISTANCE, IdentityCheck, identity
+from fusion.identity import SAME_PERSON_DISTANCE, IdentityCheck, check_identity
 from fusion.io import (
     EXTENSIONS,
     MAX_FILE_BYTES,
@@ -54,6 +54,7 @@ __all__ = [
     "NoFaceFound",
     "OutputError",
     "auto_engine",
+    "check_identity",
     "decode_image",
     "detect",
     "encode_image",
@@ -61,7 +62,6 @@ __all__ = [
     "format_for_path",
     "fuse",
     "header_size",
-    "identity",
     "sample_path",
     "upscaler_availability",
     "write_atomic",

@@ -49,7 +49,7 @@ class IdentityCheck:
     to_target: float  # ... and to the target face it replaced
 
 
-def identity(
+def check_identity(
     source: ImageInput,
     target: ImageInput,
     result: ImageInput,

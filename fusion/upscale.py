@@ -149,7 +149,7 @@ def realesrgan(image: np.ndarray, model: str, device: str = "auto") -> np.ndarra
 
         where = torch_device(device)
         tile = TILE if where == "cpu" else 4 * TILE
-        return tiled(image, 4, lambda part: upscale4(part, where), tile=tile)
+        return tiled(image, 4, lambda part: upscale4(part, weights_dir(), where), tile=tile)
     net = _net(model)
     return tiled(image, net.scale, net)
 

@@ -93,7 +93,7 @@ def test_realesrgan_enlarges_tiled_and_close_to_the_original(astronaut: np.ndarr
     if upscale.backend() == "torch":
         from fusion.realesrgan_torch import upscale4
 
-        scale, net = 4, lambda part: upscale4(part, "cpu")
+        scale, net = 4, lambda part: upscale4(part, upscale.weights_dir(), "cpu")
     else:
         net = upscale._net("animevideov3-x2")
         scale = net.scale
@@ -188,7 +188,7 @@ def test_torch_port_matches_ncnn(astronaut: np.ndarray) -> None:
 
     tile = np.ascontiguousarray(astronaut[40:136, 180:276])
     ncnn = upscale._net("animevideov3-x4")(tile).astype(int)
-    torch_out = upscale4(tile, "cpu").astype(int)
+    torch_out = upscale4(tile, upscale.weights_dir(), "cpu").astype(int)
     assert torch_out.shape == ncnn.shape == (384, 384, 3)
     # Same weights, same network: equal up to fp16-vs-fp32 rounding (the borders pad differently).
     assert np.abs(torch_out - ncnn)[8:-8, 8:-8].mean() < 1.0
@@ -209,6 +209,6 @@ def test_torch_port_on_cuda_fp16(astronaut: np.ndarray) -> None:
     from fusion.realesrgan_torch import upscale4
 
     tile = np.ascontiguousarray(astronaut[:128, 128:256])
-    on_gpu = upscale4(tile, "cuda").astype(int)
-    on_cpu = upscale4(tile, "cpu").astype(int)
+    on_gpu = upscale4(tile, upscale.weights_dir(), "cuda").astype(int)
+    on_cpu = upscale4(tile, upscale.weights_dir(), "cpu").astype(int)
     assert np.abs(on_gpu - on_cpu).mean() < 1.5

@@ -27,12 +27,12 @@ from fusion import (
     FusionOptions,
     InvalidImage,
     InvalidOptions,
+    check_identity,
     decode_image,
     detect,
     encode_image,
     fuse,
     header_size,
-    identity,
     write_atomic,
 )
 from fusion.options import CONTROLS
@@ -236,7 +236,7 @@ class Handlers:
         if job is None:
             return ""
         with user_errors():
-            check = identity(
+            check = check_identity(
                 job.source_path,
                 job.target_path,
                 job.result_path,
