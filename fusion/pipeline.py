@@ -6,13 +6,13 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from fusion.device import frame_ops
 from fusion.engines import AUTO, get_engine, resolve_engine
-from fusion.engines.base import Engine
+from fusion.engines.base import Engine, FacePatch, FaceRequest
 from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
 from fusion.io import ImageInput, decode_image
@@ -140,22 +140,11 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     output_faces = []
     for face in frame_faces:
         with watch.stage("fuse"):
-            try:
-                patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
-            except Exception as exc:
-                if options.engine != AUTO or engine.name == "classic":
-                    raise
-                # "auto" never fails for an engine that cannot do this request (a corrupt model without a
-                # published hash only shows when the runtime reads it; a model refusing a face): the
-                # classic engine does it, and the result says so.
-                log.warning("the %s engine failed; auto falls back to classic", engine.name, exc_info=True)
-                why = str(exc) if isinstance(exc, FusionError) else f"{type(exc).__name__}: {exc}"
-                notes.append(f"The {engine.name} engine failed ({why[:200]}); the classic engine was used.")
-                engine = get_engine("classic")
-                fuse_source, fuse_source_face = _engine_source(
-                    engine, source_image, source_face, frame_faces, options
-                )
-                patch = engine.fuse_face(fuse_source, fuse_source_face, frame, face, options)
+            request = FaceRequest(fuse_source, fuse_source_face, frame, face, options)
+            engine, request, patch = _fuse_face(
+                engine, request, notes, source_image, source_face, frame_faces
+            )
+            fuse_source, fuse_source_face = request.source, request.source_face
         with watch.stage("retouch"):
             pixels = patch.pixels
             if options.skin_smoothing > 0:
@@ -182,6 +171,34 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
         options=options,
         engine=engine.name,
     )
+
+
+def _fuse_face(
+    engine: Engine,
+    request: FaceRequest,
+    notes: list[str],
+    source: np.ndarray,
+    source_face: Face,
+    frame_faces: list[Face],
+) -> tuple[Engine, FaceRequest, FacePatch]:
+    """One face through the engine (blend ratio 0 keeps the target). Under "auto" an engine that fails
+    (a corrupt model without a published hash only shows when the runtime reads it; a model refusing
+    a face) is replaced by classic for this face and the rest, and the result says so."""
+    options = request.options
+    if options.blend_ratio == 0.0:
+        return engine, request, request.unchanged()
+    try:
+        return engine, request, engine.fuse_face(request)
+    except Exception as exc:
+        if options.engine != AUTO or engine.name == "classic":
+            raise
+        log.warning("the %s engine failed; auto falls back to classic", engine.name, exc_info=True)
+        why = str(exc) if isinstance(exc, FusionError) else f"{type(exc).__name__}: {exc}"
+        notes.append(f"The {engine.name} engine failed ({why[:200]}); the classic engine was used.")
+    classic = get_engine("classic")
+    classic_source, classic_face = _engine_source(classic, source, source_face, frame_faces, options)
+    request = replace(request, source=classic_source, source_face=classic_face)
+    return classic, request, classic.fuse_face(request)
 
 
 def _engine_source(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, device, fuse
+from fusion.engines.base import FaceRequest
 from fusion.faces import detect_faces
 
 
@@ -108,5 +109,7 @@ def test_modelscope_pipeline_is_built_for_the_request_device(
     engine = module.ModelScopeEngine()
     source_face, target_face = detect_faces(group)[0], detect_faces(astronaut)[0]
     for option in ("cpu", "auto", "cpu"):
-        engine.fuse_face(group, source_face, astronaut, target_face, FusionOptions(device=option))  # type: ignore[arg-type]
+        engine.fuse_face(
+            FaceRequest(group, source_face, astronaut, target_face, FusionOptions(device=option))
+        )  # type: ignore[arg-type]
     assert built == ["cpu", "gpu"]  # one pipeline per device, reused

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fusion.engines import engine_availability
+from fusion.engines.base import FaceRequest
 from fusion.engines.modelscope import ModelScopeEngine
 from fusion.errors import EngineUnavailable
 from fusion.faces import detect_faces
@@ -50,7 +51,9 @@ def test_adapter_blends_the_unet_output(
     engine = ModelScopeEngine(pipeline=stand_in)
     assert engine.availability().available
     source_face, target_face = faces
-    patch = engine.fuse_face(group, source_face, astronaut, target_face, FusionOptions(engine="modelscope"))
+    patch = engine.fuse_face(
+        FaceRequest(group, source_face, astronaut, target_face, FusionOptions(engine="modelscope"))
+    )
     call = stand_in.calls[0]
     assert set(call) == {"template", "user"} and np.asarray(call["template"]).shape == patch.pixels.shape
     assert all(image.mode == "RGB" for image in call.values())  # PIL images, as the real pipeline needs
@@ -66,11 +69,15 @@ def test_adapter_blends_the_unet_output(
 def test_adapter_blend_ratio(astronaut: np.ndarray, group: np.ndarray, faces: tuple[Any, Any]) -> None:
     engine = ModelScopeEngine(pipeline=StandInPipeline())
     source_face, target_face = faces
-    zero = engine.fuse_face(group, source_face, astronaut, target_face, FusionOptions(blend_ratio=0.0))
+    zero = engine.fuse_face(
+        FaceRequest(group, source_face, astronaut, target_face, FusionOptions(blend_ratio=0.0))
+    )
     x0, y0 = zero.origin
     height, width = zero.pixels.shape[:2]
     assert np.array_equal(zero.pixels, astronaut[y0 : y0 + height, x0 : x0 + width])
-    half = engine.fuse_face(group, source_face, astronaut, target_face, FusionOptions(blend_ratio=0.5))
+    half = engine.fuse_face(
+        FaceRequest(group, source_face, astronaut, target_face, FusionOptions(blend_ratio=0.5))
+    )
     assert 0.45 < half.face_mask.max() <= 0.5  # the ratio is a feathered alpha against the target
 
 

@@ -27,6 +27,7 @@ import tiny_models  # noqa: E402
 
 from fusion import onnx_models  # noqa: E402
 from fusion.engines import inswapper  # noqa: E402
+from fusion.engines.base import FaceRequest
 from fusion.faces import detect_faces  # noqa: E402
 from fusion.options import FusionOptions  # noqa: E402
 
@@ -132,7 +133,9 @@ def test_engine_feeds_the_model_the_reference_crop(
     monkeypatch.setattr(onnx_models, "inswapper_swap", spy_swap)
     monkeypatch.setattr(inswapper, "five_points", spy_points)
     engine = inswapper.InswapperEngine()
-    engine.fuse_face(group, detect_faces(group)[0], astronaut, detect_faces(astronaut)[0], FusionOptions())
+    engine.fuse_face(
+        FaceRequest(group, detect_faces(group)[0], astronaut, detect_faces(astronaut)[0], FusionOptions())
+    )
     assert len(points_used) == 1 and fed
     boost = inswapper.pixel_boost(points_used[0])
     size = 128 * boost

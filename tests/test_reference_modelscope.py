@@ -40,6 +40,7 @@ pytest.importorskip(
 pytest.importorskip("torch")
 
 import fusion.engines as engines  # noqa: E402
+from fusion.engines.base import FaceRequest
 from fusion.engines.modelscope import ModelScopeEngine  # noqa: E402
 from fusion.errors import EngineFailed  # noqa: E402
 from fusion.faces import detect_faces  # noqa: E402
@@ -155,9 +156,10 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[An
 
 def _patch(real_pipeline: Any, target: np.ndarray, source: np.ndarray, **options: Any) -> Any:
     engine = ModelScopeEngine(pipeline=real_pipeline)
-    return engine.fuse_face(
+    request = FaceRequest(
         source, detect_faces(source)[0], target, detect_faces(target)[0], FusionOptions(**options)
     )
+    return engine.fuse_face(request)
 
 
 def test_numpy_inputs_fail_in_the_real_pipeline(

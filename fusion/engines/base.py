@@ -9,7 +9,7 @@ import numpy as np
 
 from fusion.blend import face_mask
 from fusion.errors import Availability
-from fusion.geometry import face_crop_box
+from fusion.geometry import face_crop_box, with_forehead
 
 if TYPE_CHECKING:
     from fusion.faces import Face
@@ -52,6 +52,34 @@ class FaceRegion:
         return FacePatch(self.crop.copy(), self.origin, mask, self.points)
 
 
+UNCHANGED_MARGIN = 0.35  # face sizes around an unchanged face (room for the mask's feather)
+
+
+@dataclass(frozen=True)
+class FaceRequest:
+    """One face to fuse: the source photo and its face, the target frame and the face in it (both
+    in their own pixel coordinates), and the options."""
+
+    source: np.ndarray  # (H, W, 3) RGB uint8
+    source_face: Face
+    target: np.ndarray  # (H, W, 3) RGB uint8, the frame at output scale
+    target_face: Face
+    options: FusionOptions
+
+    def unpack(self) -> tuple[np.ndarray, Face, np.ndarray, Face, FusionOptions]:
+        return self.source, self.source_face, self.target, self.target_face, self.options
+
+    def unchanged(self) -> FacePatch:
+        """The target face as it is, with its mask: what blend ratio 0 gives, whatever the engine."""
+        region = self.region(UNCHANGED_MARGIN)
+        return region.unchanged(region.mask(self.options.mask_size))
+
+    def region(self, margin: float) -> FaceRegion:
+        """The target face's region (landmarks and forehead) grown by `margin` face sizes."""
+        face = self.target_face
+        return face_region(self.target, with_forehead(face.landmarks), face.size, margin)
+
+
 def face_region(
     target: np.ndarray, points: np.ndarray, face_size: float, margin: float, also: np.ndarray | None = None
 ) -> FaceRegion:
@@ -70,11 +98,6 @@ class Engine(Protocol):
 
     def availability(self) -> Availability: ...
 
-    def fuse_face(
-        self,
-        source: np.ndarray,
-        source_face: Face,
-        target: np.ndarray,
-        target_face: Face,
-        options: FusionOptions,
-    ) -> FacePatch: ...
+    def fuse_face(self, request: FaceRequest) -> FacePatch:
+        """The face fused in; never called with blend ratio 0 (the pipeline keeps the target)."""
+        ...

@@ -22,9 +22,8 @@ from fusion.blend import (
     poisson_offset,
     unsharp,
 )
-from fusion.engines.base import FacePatch, face_region
+from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.errors import Availability
-from fusion.faces import Face
 from fusion.geometry import (
     apply_affine,
     border_anchors,
@@ -33,7 +32,6 @@ from fusion.geometry import (
     similarity_transform,
     with_forehead,
 )
-from fusion.options import FusionOptions
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
@@ -109,14 +107,8 @@ class ClassicEngine:
     def availability(self) -> Availability:
         return Availability(True)
 
-    def fuse_face(
-        self,
-        source: np.ndarray,
-        source_face: Face,
-        target: np.ndarray,
-        target_face: Face,
-        options: FusionOptions,
-    ) -> FacePatch:
+    def fuse_face(self, request: FaceRequest) -> FacePatch:
+        source, source_face, target, target_face, options = request.unpack()
         ratio = options.blend_ratio
         target_points = with_forehead(target_face.landmarks)
         source_points = with_forehead(source_face.landmarks)
@@ -124,8 +116,6 @@ class ClassicEngine:
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
         out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
         region = face_region(target, out_points, face_size, CROP_MARGIN, also=target_points)
-        if ratio == 0.0:
-            return region.unchanged(region.mask(options.mask_size))
         crop, origin, out_local = region.crop, region.origin, region.local
         height, width = crop.shape[:2]
 

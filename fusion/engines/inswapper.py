@@ -18,12 +18,10 @@ import numpy as np
 
 from fusion import onnx_models
 from fusion.blend import composite
-from fusion.engines.base import FacePatch, face_region
+from fusion.engines.base import FacePatch, FaceRequest
 from fusion.errors import Availability, EngineUnavailable
 from fusion.faces import Face, box_iou
-from fusion.geometry import with_forehead
 from fusion.models import store
-from fusion.options import FusionOptions
 
 log = logging.getLogger(__name__)
 
@@ -117,18 +115,10 @@ class InswapperEngine:
         """What really runs the swap model here, e.g. ['CUDAExecutionProvider', 'CPUExecutionProvider']."""
         return onnx_models.running_providers(store.require("inswapper_128", self.name), device)
 
-    def fuse_face(
-        self,
-        source: np.ndarray,
-        source_face: Face,
-        target: np.ndarray,
-        target_face: Face,
-        options: FusionOptions,
-    ) -> FacePatch:
-        region = face_region(target, with_forehead(target_face.landmarks), target_face.size, CROP_MARGIN)
+    def fuse_face(self, request: FaceRequest) -> FacePatch:
+        source, source_face, target, target_face, options = request.unpack()
+        region = request.region(CROP_MARGIN)
         mask = region.mask(options.mask_size)
-        if options.blend_ratio == 0.0:
-            return region.unchanged(mask)
 
         swap_model = store.require("inswapper_128", self.name)
         arcface_model = store.require("arcface_w600k_r50", self.name)

@@ -26,12 +26,9 @@ import numpy as np
 
 from fusion.blend import composite
 from fusion.device import modelscope_device
-from fusion.engines.base import FacePatch, face_region
+from fusion.engines.base import FacePatch, FaceRequest
 from fusion.errors import Availability, EngineFailed, EngineUnavailable
-from fusion.faces import Face
-from fusion.geometry import with_forehead
 from fusion.models import store
-from fusion.options import FusionOptions
 
 MODEL_ID = "damo/cv_unet-image-face-fusion_damo"
 MODEL_NAME = "modelscope_face_fusion"
@@ -125,18 +122,10 @@ class ModelScopeEngine:
             return None  # the template handed back untouched (and in RGB): no face found
         return np.ascontiguousarray(output[:, :, ::-1])
 
-    def fuse_face(
-        self,
-        source: np.ndarray,
-        source_face: Face,
-        target: np.ndarray,
-        target_face: Face,
-        options: FusionOptions,
-    ) -> FacePatch:
-        region = face_region(target, with_forehead(target_face.landmarks), target_face.size, CROP_MARGIN)
+    def fuse_face(self, request: FaceRequest) -> FacePatch:
+        source, source_face, target, target_face, options = request.unpack()
+        region = request.region(CROP_MARGIN)
         mask = region.mask(options.mask_size)
-        if options.blend_ratio == 0.0:
-            return region.unchanged(mask)
         crop = region.crop
         # The user face: the source's face region with the same margin.
         sx0, sy0, sx1, sy1 = source_face.box
