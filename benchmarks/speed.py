@@ -25,9 +25,14 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fusion import FusionOptions, fuse  # noqa: E402
+from pairs import SHARED_FACES  # noqa: E402
+
+from fusion import (  # noqa: E402
+    FusionOptions,
+    fuse,
+    sample_path,  # noqa: E402
+)
 from fusion.io import decode_image, encode_image  # noqa: E402
-from fusion.samples import SHARED_FACES, sample_path  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = ("512", "1024", "2048", "4096")

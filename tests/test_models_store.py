@@ -7,7 +7,7 @@ import http.server
 import json
 import socket
 import threading
-import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -139,7 +139,7 @@ def test_download_resumes_and_verifies(
     monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(_write_manifest(tmp_path / "m.json", server, digest)))
     models_dir.mkdir()
     (models_dir / "thing.onnx.part").write_bytes(PAYLOAD[:300_000])  # an interrupted download
-    result = store.download("thing", progress=False)
+    result = store.download("thing")
     assert result.state == "present" and result.detail == "sha256 ok"
     assert _RangeHandler.calls == ["bytes=300000-"]
     assert (models_dir / "thing.onnx").read_bytes() == PAYLOAD
@@ -151,7 +151,7 @@ def test_download_deletes_a_corrupt_result(
 ) -> None:
     monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(_write_manifest(tmp_path / "m.json", server, "0" * 64)))
     with pytest.raises(store.ModelStoreError, match="corrupt"):
-        store.download("thing", progress=False)
+        store.download("thing")
     assert not (models_dir / "thing.onnx").exists()
 
 
@@ -166,9 +166,17 @@ def test_offline_download_fails_fast_with_one_line(
 ) -> None:
     url = f"http://127.0.0.1:{_closed_port()}/thing.onnx"
     monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(_write_manifest(tmp_path / "m.json", url)))
-    begin = time.monotonic()
+    timeouts: list[object] = []
+    real_urlopen = urllib.request.urlopen
+
+    def spy(*args: object, **kwargs: object) -> object:
+        timeouts.append(kwargs.get("timeout"))
+        return real_urlopen(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(urllib.request, "urlopen", spy)
     code = main(["models", "download", "thing"])
-    assert time.monotonic() - begin < 5
+    # Fails fast: one connection attempt, bounded by the store's connect timeout, no retries.
+    assert timeouts == [store.CONNECT_TIMEOUT_S] and store.CONNECT_TIMEOUT_S <= 5
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(models_dir) in err[0] and "models download thing" in err[0]

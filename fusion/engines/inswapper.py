@@ -22,6 +22,7 @@ from fusion.engines.base import FacePatch, FaceRequest
 from fusion.errors import Availability, EngineUnavailable
 from fusion.faces import Face, box_iou
 from fusion.models import store
+from fusion.upscale import enlarge_to, learned_enlargement
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,9 @@ class InswapperEngine:
         mixed = ratio * swapped + (1.0 - ratio) * aligned.astype(np.float32)
         mixed_u8 = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
-        # Frame pixels per aligned pixel: above ~1.25 the paste enlarges the swap (stage 2 of upscaling).
+        # Frame pixels per aligned pixel: how much the paste enlarges the swap (stage 2 of upscaling).
         enlarge = 1.0 / math.sqrt(abs(np.linalg.det(matrix[:, :2])))
-        if enlarge > 1.25 and options.upscaler != "lanczos":
-            from fusion.upscale import enlarge_to
-
+        if learned_enlargement(options.upscaler, enlarge):
             big = round(size * enlarge)
             mixed_u8 = enlarge_to(mixed_u8, (big, big), options.upscaler, device=device)
             matrix = matrix * (big / size)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 
 from fusion.models import store
 
@@ -25,6 +27,29 @@ def _row(current: store.ModelStatus) -> str:
     detail = f" ({current.detail})" if current.detail else ""
     info = current.info
     return f"{info.name:<26} {info.engine:<20} {current.state:<8} {size:>7}  {current.path}{detail}"
+
+
+def progress_bar(label: str) -> Callable[[int, int | None], None]:
+    """A progress line on stderr for one download (the CLI's; the library only calls back)."""
+    last = [0.0]
+    start = time.monotonic()
+
+    def show(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.25 and (total is None or done < total):
+            return
+        last[0] = now
+        rate = done / max(now - start, 1e-6) / 1e6
+        if total:
+            filled = int(30 * done / total)
+            bar = "#" * filled + "." * (30 - filled)
+            text = f"\r{label} [{bar}] {100 * done / total:5.1f}% {done / 1e6:.0f}/{total / 1e6:.0f} MB"
+        else:
+            text = f"\r{label} {done / 1e6:.0f} MB"
+        sys.stderr.write(f"{text} {rate:.1f} MB/s ")
+        sys.stderr.flush()
+
+    return show
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         if not info.optional and not info.engine.startswith("upscaler")
     ]
     for name in wanted:
-        current = store.download(name, progress=sys.stderr.isatty())
+        current = store.download(name, progress_bar(name) if sys.stderr.isatty() else None)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
         print(_row(current))
     return 0

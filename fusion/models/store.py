@@ -13,8 +13,6 @@ import json
 import logging
 import os
 import shutil
-import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -190,29 +188,10 @@ def require(name: str, engine: str) -> Path:
     return current.path
 
 
-def _progress_printer(label: str) -> Callable[[int, int | None], None]:
-    last = [0.0]
-    start = time.monotonic()
-
-    def show(done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.25 and (total is None or done < total):
-            return
-        last[0] = now
-        rate = done / max(now - start, 1e-6) / 1e6
-        if total:
-            filled = int(30 * done / total)
-            bar = "#" * filled + "." * (30 - filled)
-            text = f"\r{label} [{bar}] {100 * done / total:5.1f}% {done / 1e6:.0f}/{total / 1e6:.0f} MB"
-        else:
-            text = f"\r{label} {done / 1e6:.0f} MB"
-        sys.stderr.write(f"{text} {rate:.1f} MB/s ")
-        sys.stderr.flush()
-
-    return show
+Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None when unknown)
 
 
-def _fetch(url: str, destination: Path, show: Callable[[int, int | None], None]) -> None:
+def _fetch(url: str, destination: Path, show: Progress) -> None:
     """Download url into destination, resuming from destination.part with an HTTP Range request."""
     part = destination.with_name(destination.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -231,7 +210,6 @@ def _fetch(url: str, destination: Path, show: Callable[[int, int | None], None])
                 handle.write(block)
                 done += len(block)
                 show(done, total)
-    sys.stderr.write("\n")
     part.replace(destination)
 
 
@@ -248,8 +226,9 @@ def _download_modelscope(info: ModelInfo) -> Path:
     return Path(snapshot_download(model_id, cache_dir=str(target)))
 
 
-def download(name: str, progress: bool = True) -> ModelStatus:
-    """Fetch a model into the models folder, resuming and verifying it. Raises ModelStoreError."""
+def download(name: str, progress: Progress | None = None) -> ModelStatus:
+    """Fetch a model into the models folder, resuming and verifying it; `progress(done, total)` is
+    called as bytes arrive. Raises ModelStoreError."""
     info = model_info(name)
     if info.kind == "modelscope":
         _download_modelscope(info)
@@ -261,7 +240,7 @@ def download(name: str, progress: bool = True) -> ModelStatus:
         current.path.unlink()
     destination = models_dir() / info.file
     destination.parent.mkdir(parents=True, exist_ok=True)
-    show = _progress_printer(info.name) if progress else (lambda done, total: None)
+    show = progress or (lambda done, total: None)
     fetched = destination
     if info.archive_member:
         fetched = destination.with_name(Path(info.url).name)
