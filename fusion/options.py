@@ -70,7 +70,9 @@ CONTROLS: tuple[Control, ...] = (
     Control("mask_size", "--mask-size", "0.5..1.5, how far the face mask reaches", low=0.5, high=1.5),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
 )
-_FLOAT_RANGES = tuple((c.name, c.low, c.high) for c in CONTROLS if c.low is not None and c.high is not None)
+_FLOAT_RANGES = tuple(
+    (c.name, float(c.low), float(c.high)) for c in CONTROLS if c.low is not None and c.high is not None
+)
 
 
 def parse_resolution(resolution: str) -> tuple[int, int] | None:
