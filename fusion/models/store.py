@@ -16,6 +16,7 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,9 @@ class ModelInfo:
     package: str | None = None  # "pkg/sub/dir": also looked for inside that installed package
     kind: str = "file"  # "file", or "modelscope" for a ModelScope model folder
     optional: bool = False
+    # Where the publisher serves the file's CRC32 (FaceFusion's .hash files): fetched with the model
+    # into "<file>.crc32" and checked whenever no sha256 is pinned.
+    hash_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,13 @@ def locate(info: ModelInfo) -> Path:
     return in_store
 
 
-def _sha256(path: Path) -> str:
+def _digest(path: Path, kind: str) -> str:
+    if kind == "crc32":
+        crc = 0
+        with path.open("rb") as handle:
+            while block := handle.read(CHUNK):
+                crc = zlib.crc32(block, crc)
+        return format(crc, "08x")
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(CHUNK):
@@ -117,8 +127,17 @@ def _sha256(path: Path) -> str:
 
 def file_sha256(path: Path, use_cache: bool = True) -> str:
     """sha256 of a file; cached in the models folder by (size, mtime) so a listing doesn't re-read GBs."""
+    return _file_digest(path, "sha256", use_cache)
+
+
+def file_crc32(path: Path, use_cache: bool = True) -> str:
+    """CRC32 of a file as 8 hex digits (FaceFusion's hash format); cached like file_sha256."""
+    return _file_digest(path, "crc32", use_cache)
+
+
+def _file_digest(path: Path, kind: str, use_cache: bool) -> str:
     stat = path.stat()
-    key = str(path.resolve())
+    key = str(path.resolve()) if kind == "sha256" else f"{path.resolve()}#{kind}"
     cache_file = models_dir() / _HASH_CACHE
     cache: dict[str, dict[str, object]] = {}
     if cache_file.is_file():
@@ -133,9 +152,9 @@ def file_sha256(path: Path, use_cache: bool = True) -> str:
         and entry.get("size") == stat.st_size
         and entry.get("mtime_ns") == stat.st_mtime_ns
     ):
-        return str(entry["sha256"])
-    digest = _sha256(path)
-    cache[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        return str(entry[kind])
+    digest = _digest(path, kind)
+    cache[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, kind: digest}
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
@@ -144,6 +163,10 @@ def file_sha256(path: Path, use_cache: bool = True) -> str:
     except OSError:  # a read-only models folder still works, just slower
         log.debug("could not write the hash cache %s", cache_file, exc_info=True)
     return digest
+
+
+def _publisher_crc32(path: Path) -> Path:
+    return path.with_name(path.name + ".crc32")
 
 
 def status(name: str, rehash: bool = False) -> ModelStatus:
@@ -158,7 +181,16 @@ def status(name: str, rehash: bool = False) -> ModelStatus:
     if info.size is not None and size != info.size:
         return ModelStatus(info, "corrupt", path, f"size {size} bytes, expected {info.size}")
     if info.sha256 is None:
-        return ModelStatus(info, "present", path, "no reference hash")
+        published = _publisher_crc32(path)
+        if not (info.hash_url and published.is_file()):
+            return ModelStatus(info, "present", path, "no reference hash")
+        expected = published.read_text().strip().lower()
+        crc = file_crc32(path, use_cache=not rehash)
+        if crc != expected:
+            return ModelStatus(
+                info, "corrupt", path, f"crc32 {crc} expected {expected} (the publisher's hash)"
+            )
+        return ModelStatus(info, "present", path, "crc32 ok (the publisher's hash)")
     digest = file_sha256(path, use_cache=not rehash)
     if digest != info.sha256:
         return ModelStatus(info, "corrupt", path, f"sha256 {digest[:12]}... expected {info.sha256[:12]}...")
@@ -234,8 +266,11 @@ def download(name: str, progress: Progress | None = None) -> ModelStatus:
         _download_modelscope(info)
         return status(name)
     current = status(name)
-    if current.state == "present":
+    wants_publisher_hash = bool(info.hash_url) and current.detail == "no reference hash"
+    if current.state == "present" and not wants_publisher_hash:
         return current
+    if info.package:
+        raise ModelStoreError(f"{info.name} is not downloaded: it ships inside a Python package. {info.note}")
     if current.state == "corrupt" and current.path.parent == models_dir():
         current.path.unlink()
     destination = models_dir() / info.file
@@ -245,6 +280,8 @@ def download(name: str, progress: Progress | None = None) -> ModelStatus:
     if info.archive_member:
         fetched = destination.with_name(Path(info.url).name)
     try:
+        if info.hash_url:  # the publisher's hash first: small, and a wrong one stops before 500 MB
+            _fetch_publisher_crc32(info.hash_url, _publisher_crc32(destination))
         if not fetched.exists():
             _fetch(info.url, fetched, show)
     except (urllib.error.URLError, OSError) as exc:
@@ -262,6 +299,15 @@ def download(name: str, progress: Progress | None = None) -> ModelStatus:
             f"{info.name}: the downloaded file is corrupt ({result.detail}) and was deleted"
         )
     return result
+
+
+def _fetch_publisher_crc32(url: str, destination: Path) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "face-fusion"})
+    with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S) as response:
+        text = response.read(64).decode("ascii", "replace").strip().lower()
+    if len(text) != 8 or any(c not in "0123456789abcdef" for c in text):
+        raise ModelStoreError(f"the publisher's hash file {url} does not hold a CRC32 ({text[:20]!r})")
+    destination.write_text(text + "\n")
 
 
 def _extract(archive: Path, member: str, destination: Path) -> None:
