@@ -7,7 +7,9 @@ models place tiny ones of their own.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from fusion.io import decode_image
 # The team's real photos, beside the checkout (never committed); tests marked `shared` use them.
 SHARED_FACES = Path(__file__).resolve().parent.parent.parent / "shared" / "faces"
 _EMPTY_MODELS = tempfile.mkdtemp(prefix="fusion-test-models-")
+atexit.register(shutil.rmtree, _EMPTY_MODELS, ignore_errors=True)
 os.environ["FUSION_MODELS_DIR"] = os.path.join(_EMPTY_MODELS, "models")
 os.environ["MODELSCOPE_CACHE"] = os.path.join(_EMPTY_MODELS, "modelscope")
 
