@@ -27,6 +27,9 @@ setup() {
         echo "Installing the project and its dependencies (first run takes a minute or two) ..."
         "$PYTHON" -m pip install --quiet --upgrade pip
         "$PYTHON" -m pip install --quiet -e ".${extras:+[$extras]}"
+        # MediaPipe's Apache-2.0 face models (BlazeFace, face mesh) are files inside this wheel; its
+        # Python code is not used (it wants numpy<2, jax and a second OpenCV), so only the files come.
+        "$PYTHON" -m pip install --quiet --no-deps "mediapipe==0.10.21"
         # insightface ships a real group photo (six faces in t1.jpg) used for examples and tests, and
         # its own Python code, the reference the inswapper engine is tested against; it comes without
         # its dependencies (a second OpenCV): the tests load single modules of it.

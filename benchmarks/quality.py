@@ -1,9 +1,10 @@
 """Quality benchmark: identity (dlib ResNet descriptor as an independent judge), monotonicity in the
 blend ratio and background preservation, against two naive baselines.
 
-    python benchmarks/quality.py [--package-only] [--limit N]
+    python benchmarks/quality.py [--package-only] [--limit N] [--detector mediapipe|dlib]
 
-Prints a table, writes benchmarks/results/quality.json and a contact sheet of package-shipped faces
+Prints a table, writes benchmarks/results/quality.json (quality-dlib.json for --detector dlib) and a
+contact sheet of package-shipped faces
 (assets/contact_sheet.jpg; ../shared photos never go into committed images).
 """
 
@@ -27,6 +28,7 @@ from fusion.faces import Face, detect_faces  # noqa: E402
 from fusion.geometry import apply_affine, similarity_transform  # noqa: E402
 from fusion.identity import face_descriptor, identity_distance, redetected_descriptor  # noqa: E402
 from fusion.io import decode_image  # noqa: E402
+from fusion.options import DETECTORS  # noqa: E402
 
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -82,16 +84,30 @@ def judge(
     return identity_distance(desc, source_desc), identity_distance(desc, target_desc)
 
 
-def evaluate(pair: Pair) -> dict[str, object]:
+def index_in(faces: list[Face], near: Face) -> int:
+    """The index of the face holding the centre of `near` (the judge's face) in another detector's list."""
+    cx, cy = (near.box[0] + near.box[2]) / 2, (near.box[1] + near.box[3]) / 2
+    for index, face in enumerate(faces):
+        x0, y0, x1, y1 = face.box
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
+            return index
+    raise SystemExit(f"the detector under test did not find the face at {near.box}")
+
+
+def evaluate(pair: Pair, detector: str) -> dict[str, object]:
     source = decode_image(pair.source, "source").pixels
     target = decode_image(pair.target, "target").pixels
-    sface = detect_faces(source, thorough=True)[pair.source_face]
-    tface = detect_faces(target, thorough=True)[pair.target_face]
+    # The pairs number faces as the judge (dlib) finds them; the fuser's numbering may differ.
+    sface = detect_faces(source, thorough=True, detector="dlib")[pair.source_face]
+    tface = detect_faces(target, thorough=True, detector="dlib")[pair.target_face]
+    source_index = index_in(detect_faces(source, thorough=True, detector=detector), sface)
+    target_index = index_in(detect_faces(target, thorough=True, detector=detector), tface)
+    faces = {"source_face": source_index, "target_face": target_index, "detector": detector}
     source_desc, target_desc = face_descriptor(source, sface), face_descriptor(target, tface)
     row: dict[str, object] = {"pair": pair.name, "shared": pair.shared}
     curve, psnrs, images = [], [], {}
     for blend in BLENDS:
-        options = FusionOptions(blend_ratio=blend, source_face=pair.source_face, target_face=pair.target_face)
+        options = FusionOptions(blend_ratio=blend, **faces)  # type: ignore[arg-type]
         result = fuse(source, target, options)
         d_src, d_tgt = judge(result.image, tface, source_desc, target_desc)
         curve.append(round(d_src, 4))
@@ -107,7 +123,7 @@ def evaluate(pair: Pair) -> dict[str, object]:
     poisson = fuse(
         source,
         target,
-        FusionOptions(mode="blend", source_face=pair.source_face, target_face=pair.target_face),
+        FusionOptions(mode="blend", **faces),  # type: ignore[arg-type]
     )
     row["poisson_d_source"] = round(judge(poisson.image, tface, source_desc, target_desc)[0], 4)
     baselines = {}
@@ -181,6 +197,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--package-only", action="store_true", help="skip ../shared photos")
     parser.add_argument("--limit", type=int, default=0, help="evaluate only the first N pairs")
+    parser.add_argument(
+        "--detector", choices=DETECTORS, default="mediapipe", help="what finds the faces the fuser uses"
+    )
     args = parser.parse_args()
     pairs = package_pairs() + ([] if args.package_only else shared_pairs())
     if args.limit:
@@ -190,7 +209,7 @@ def main() -> int:
     columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR")
     print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
     for pair in pairs:
-        row = evaluate(pair)
+        row = evaluate(pair, args.detector)
         rows.append(row)
         print(
             f"{pair.name:44s} {row['d_source']:6.3f} {row['d_target']:6.3f} {row['poisson_d_source']:6.3f} "
@@ -224,15 +243,17 @@ def main() -> int:
         for r in rows
         if r["pair"] in ("group0->astronaut", "astronaut->group0", "group4->astronaut", "group0->group4")
     ]
+    suffix = "" if args.detector == "mediapipe" else f"-{args.detector}"
     if sheet_rows:
-        contact_sheet(sheet_rows, ASSETS / "contact_sheet.jpg")
+        contact_sheet(sheet_rows, ASSETS / f"contact_sheet{suffix}.jpg")
     if not args.package_only:
         shared_rows = [r for r in rows if r["shared"]][:8]
         if shared_rows:  # for looking at locally; results/*.jpg is git-ignored
-            contact_sheet(shared_rows, RESULTS / "contact_sheet_shared.jpg")
+            contact_sheet(shared_rows, RESULTS / f"contact_sheet_shared{suffix}.jpg")
     for row in rows:
         row.pop("_images")
-    (RESULTS / "quality.json").write_text(json.dumps({"summary": summary, "pairs": rows}, indent=1))
+    report = {"detector": args.detector, "summary": summary, "pairs": rows}
+    (RESULTS / f"quality{suffix}.json").write_text(json.dumps(report, indent=1))
     return 0
 
 

@@ -16,7 +16,7 @@ from fusion.errors import (
     NoFaceFound,
     OutputError,
 )
-from fusion.faces import DetectedFaces, Face, detect
+from fusion.faces import DetectedFaces, Face, detect, detector_availability
 from fusion.identity import SAME_PERSON_DISTANCE, IdentityCheck, check_identity
 from fusion.io import (
     EXTENSIONS,
@@ -57,6 +57,7 @@ __all__ = [
     "check_identity",
     "decode_image",
     "detect",
+    "detector_availability",
     "encode_image",
     "engine_availability",
     "format_for_path",

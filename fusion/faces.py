@@ -1,7 +1,8 @@
-"""Face detection (dlib HOG) and 68-point landmarks, plus the quality checks users are warned about.
+"""Faces and their landmarks, found by MediaPipe's models (default) or dlib (optional), plus the
+quality checks users are warned about.
 
-Detection runs on a small copy (it costs in proportion to area); landmarks run on the analysis copy
-(longest side <= working limit); boxes and points are mapped back to full-resolution coordinates.
+Both backends give the same `Face`: a box and 68 landmarks in the iBUG layout (MediaPipe's come from
+its 468-point mesh, which the face also keeps) in full-resolution pixel coordinates.
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ import math
 from dataclasses import dataclass
 
 import cv2
-import dlib
 import numpy as np
 
-from fusion.dlib_models import DLIB_LOCK, face_detector, landmark_predictor
-from fusion.errors import FaceIndexOutOfRange, NoFaceFound
+from fusion import dlib_faces, mediapipe_faces
+from fusion.errors import Availability, FaceIndexOutOfRange, NoFaceFound
 from fusion.io import ImageInput, decode_image
+from fusion.options import Detector
 
-FAST_DETECT_SIDE = 640  # first pass: no upsampling, finds faces wider than ~1/8 of the image
-THOROUGH_DETECT_SIDE = 1280  # second pass, upsampled once: when the first finds nothing, or asked to
 SMALL_FACE_PX = 128
 SMALL_SOURCE_PX = 512
 BLUR_VARIANCE_LIMIT = 30.0  # soft video stills measure 14-17, a 2-px blur 24-28, sharp photos 55+
@@ -32,6 +31,7 @@ class Face:
 
     box: tuple[int, int, int, int]  # x0, y0, x1, y1
     landmarks: np.ndarray  # (68, 2) float32, x/y
+    mesh: np.ndarray | None = None  # (468, 3) float32 x/y/z from MediaPipe's face mesh, if it ran
 
     @property
     def width(self) -> int:
@@ -45,46 +45,11 @@ class Face:
     def scaled(self, sx: float, sy: float) -> Face:
         x0, y0, x1, y1 = self.box
         box = (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
-        return Face(box, (self.landmarks * np.array([sx, sy], np.float32)).astype(np.float32))
+        mesh = None if self.mesh is None else (self.mesh * np.array([sx, sy, sx], np.float32))
+        return Face(box, (self.landmarks * np.array([sx, sy], np.float32)).astype(np.float32), mesh)
 
     def as_dict(self) -> dict[str, object]:
         return {"box": list(self.box), "yaw_degrees": round(estimate_yaw(self.landmarks), 1)}
-
-
-def _downscaled_gray(image: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
-    height, width = image.shape[:2]
-    scale = min(1.0, longest_side / max(height, width))
-    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return gray, scale
-
-
-def _detect_boxes(image: np.ndarray, thorough: bool) -> list[tuple[float, float, float, float]]:
-    """Face boxes in full-resolution coordinates (floats)."""
-    passes = [(FAST_DETECT_SIDE, 0), (THOROUGH_DETECT_SIDE, 1)]
-    boxes: list[tuple[float, float, float, float]] = []
-    for side, upsample in passes:
-        if boxes and not thorough:
-            break
-        gray, scale = _downscaled_gray(image, side)
-        with DLIB_LOCK:
-            rects = face_detector()(gray, upsample)
-        found = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
-        if thorough and boxes:
-            found = [b for b in found if not any(box_iou(b, kept) > 0.3 for kept in boxes)]
-        boxes.extend(found)
-    return boxes
-
-
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -93,32 +58,35 @@ class DetectedFaces:
     faces: list[Face]  # largest first: index i here is face i for fuse()
 
 
-def detect(image: ImageInput, role: str = "target") -> DetectedFaces:
+def detect(image: ImageInput, role: str = "target", detector: Detector = "mediapipe") -> DetectedFaces:
     """Every face in a photo (path, bytes or RGB array), numbered as `fuse()` numbers them."""
     decoded = decode_image(image, role)
-    return DetectedFaces(decoded.pixels, detect_faces(decoded.pixels, thorough=True))
+    return DetectedFaces(decoded.pixels, detect_faces(decoded.pixels, thorough=True, detector=detector))
 
 
-def detect_faces(image: np.ndarray, working_limit: int = 2048, thorough: bool = False) -> list[Face]:
-    """All faces, largest first. `thorough` also runs the upsampled pass to find small faces."""
-    boxes = _detect_boxes(image, thorough)
-    if not boxes:
-        return []
-    gray, scale = _downscaled_gray(image, working_limit)
+def _clipped_box(box: tuple[float, ...] | np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return max(0, round(x0)), max(0, round(y0)), min(width, round(x1)), min(height, round(y1))
+
+
+def detector_availability(detector: str) -> Availability:
+    """Whether a face detector (fusion.options.DETECTORS) can run here, and if not why and how to fix it."""
+    return dlib_faces.availability() if detector == "dlib" else mediapipe_faces.availability()
+
+
+def detect_faces(
+    image: np.ndarray, working_limit: int = 2048, thorough: bool = False, detector: Detector = "mediapipe"
+) -> list[Face]:
+    """All faces, largest first. `thorough` also looks for small faces (slower)."""
     height, width = image.shape[:2]
-    faces = []
-    for x0, y0, x1, y1 in boxes:
-        rect = dlib.rectangle(round(x0 * scale), round(y0 * scale), round(x1 * scale), round(y1 * scale))
-        with DLIB_LOCK:
-            shape = landmark_predictor()(gray, rect)
-            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32) / scale
-        box = (
-            max(0, round(x0)),
-            max(0, round(y0)),
-            min(width, round(x1)),
-            min(height, round(y1)),
-        )
-        faces.append(Face(box, points))
+    if detector == "dlib":  # optional: only this choice imports dlib
+        found = dlib_faces.find_faces(image, thorough, working_limit)
+        faces = [Face(_clipped_box(box, width, height), points) for box, points in found]
+    else:
+        faces = [
+            Face(_clipped_box(box, width, height), mesh[mediapipe_faces.MESH_TO_68, :2].copy(), mesh)
+            for box, mesh in mediapipe_faces.find_faces(image, thorough)
+        ]
     faces.sort(key=lambda f: f.size, reverse=True)
     return faces
 

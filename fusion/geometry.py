@@ -137,3 +137,12 @@ def piecewise_affine_maps(
     map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]
     map_y = full[:, :, 1] + np.arange(height, dtype=np.float32)[:, None]
     return map_x, map_y
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

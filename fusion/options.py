@@ -16,6 +16,7 @@ OutputFormat = Literal["png", "jpeg", "webp"]
 Device = Literal["auto", "cpu", "cuda"]
 Upscaler = Literal["lanczos", "realesrgan"]
 Engine = Literal["auto", "classic", "inswapper", "modelscope"]
+Detector = Literal["mediapipe", "dlib"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
@@ -23,6 +24,7 @@ OUTPUT_FORMATS: tuple[str, ...] = get_args(OutputFormat)
 DEVICES: tuple[str, ...] = get_args(Device)
 UPSCALERS: tuple[str, ...] = get_args(Upscaler)
 ENGINE_CHOICES: tuple[str, ...] = get_args(Engine)  # "auto" first, then the registry's engines
+DETECTORS: tuple[str, ...] = get_args(Detector)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -69,6 +71,12 @@ CONTROLS: tuple[Control, ...] = (
     ),
     Control("mask_size", "--mask-size", "0.5..1.5, how far the face mask reaches", low=0.5, high=1.5),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
+    Control(
+        "detector",
+        "--detector",
+        "what finds faces and landmarks: mediapipe (default) or dlib (optional extra, non-commercial model)",
+        choices=DETECTORS,
+    ),
 )
 _FLOAT_RANGES = tuple(
     (c.name, float(c.low), float(c.high)) for c in CONTROLS if c.low is not None and c.high is not None
@@ -141,6 +149,7 @@ class FusionOptions:
     working_limit: int = 2048
     device: Device = "auto"
     upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged
+    detector: Detector = "mediapipe"  # what finds faces and landmarks (fusion.faces)
 
     def __post_init__(self) -> None:
         for name, low, high in _FLOAT_RANGES:

@@ -108,10 +108,12 @@ def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None =
     with watch.stage("detect"):
         # Face indices refer to a thorough detection (every face, largest first); the largest face
         # alone is found by the fast pass, so index 0 skips the slow one.
-        source_faces = detect_faces(source_image, options.working_limit, thorough=options.source_face != 0)
+        source_faces = detect_faces(
+            source_image, options.working_limit, options.source_face != 0, options.detector
+        )
         source_face = choose_faces(source_faces, options.source_face, "source")[0]
         target_faces = choose_faces(
-            detect_faces(target_image, options.working_limit, thorough=options.target_face != 0),
+            detect_faces(target_image, options.working_limit, options.target_face != 0, options.detector),
             options.target_face,
             "target",
         )

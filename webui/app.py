@@ -15,7 +15,7 @@ from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
 from webui.settings import Settings
-from webui.views import engine_choices, engine_notes, upscaler_choices
+from webui.views import detector_choices, engine_choices, engine_notes, upscaler_choices
 
 # Every event that does heavy work shares one pool of settings.concurrency slots (1 by default: on a
 # 2-core CPU a second fusion at once only splits the cores; the library serialises its dlib calls,
@@ -146,6 +146,9 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                     upscaler = gr.Dropdown(
                         upscaler_choices(), value="lanczos", label=t("upscaler"), info=t("upscaler_info")
                     )
+                    detector = gr.Dropdown(
+                        detector_choices(), value="mediapipe", label=t("detector"), info=t("detector_info")
+                    )
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
@@ -171,9 +174,10 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             ("source", source, source_faces, source_face),
             ("target", target, target_faces, target_face),
         ):
-            image.change(
+            gr.on(
+                [image.change, detector.change],
                 partial(detect_for_display, role=role, output_dir=handlers.output_dir),
-                inputs=[image],
+                inputs=[image, detector],
                 outputs=[faces, face],
                 api_name=f"detect_{role}_faces",
                 concurrency_id=FUSION_QUEUE,
@@ -216,6 +220,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             "target_face": target_face,
             "engine": engine,
             "upscaler": upscaler,
+            "detector": detector,
         }
         fuse_button.click(
             handlers.fuse,

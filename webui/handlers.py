@@ -22,6 +22,7 @@ import gradio as gr
 
 from fusion import (
     EXTENSIONS,
+    EngineUnavailable,
     Face,
     FusionError,
     FusionOptions,
@@ -35,7 +36,7 @@ from fusion import (
     header_size,
     write_atomic,
 )
-from fusion.options import CONTROLS
+from fusion.options import CONTROLS, DETECTORS
 from webui import hints, memory
 from webui.presets import preset_values
 from webui.settings import Settings
@@ -45,6 +46,7 @@ from webui.views import (
     draw_faces,
     fit_longest_side,
     identity_markdown,
+    identity_unavailable_markdown,
     info_markdown,
     write_preview,
 )
@@ -82,8 +84,11 @@ class IdentityJob:
     output_face: Face
 
 
-def detect_for_display(image_path: str | None, role: str, output_dir: Path | None = None) -> tuple[Any, Any]:
-    """After an upload: the picture with numbered faces, and the face-index dropdown's new choices.
+def detect_for_display(
+    image_path: str | None, detector: str = "mediapipe", role: str = "target", output_dir: Path | None = None
+) -> tuple[Any, Any]:
+    """After an upload (or a change of face detector): the picture with numbered faces, and the
+    face-index dropdown's new choices.
 
     With `output_dir` the picture comes back as a file there (see write_preview), else as an array."""
     allow_all = role == "target"
@@ -91,7 +96,9 @@ def detect_for_display(image_path: str | None, role: str, output_dir: Path | Non
         choices = [("0", "0")] + ([("all", "all")] if allow_all else [])
         return None, gr.update(choices=choices, value="0")
     with user_errors():
-        found = detect(image_path, role)  # numbered as fuse() numbers them
+        if detector not in DETECTORS:
+            raise InvalidOptions(f"detector={detector!r} is not one of {', '.join(DETECTORS)}")
+        found = detect(image_path, role, detector)  # numbered as fuse() numbers them
     faces = found.faces
     if not faces:
         gr.Warning(f"No face found in the {role} photo. Use one where the face is clearly visible.")
@@ -185,6 +192,7 @@ class Handlers:
         target_face: str = "0",
         engine: str = "auto",
         upscaler: str = "lanczos",
+        detector: str = "mediapipe",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.
@@ -236,14 +244,17 @@ class Handlers:
         if job is None:
             return ""
         with user_errors():
-            check = check_identity(
-                job.source_path,
-                job.target_path,
-                job.result_path,
-                job.source_face,
-                job.target_face,
-                job.output_face,
-            )
+            try:
+                check = check_identity(
+                    job.source_path,
+                    job.target_path,
+                    job.result_path,
+                    job.source_face,
+                    job.target_face,
+                    job.output_face,
+                )
+            except EngineUnavailable as missing:  # the judge is the optional dlib extra
+                return identity_unavailable_markdown(missing)
         return identity_markdown(check)
 
 

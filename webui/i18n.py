@@ -76,6 +76,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "realesrgan: learned detail, about 0.5-2 s per face on a CPU.",
         "仅当输出中的人脸大于源照片中的人脸时起作用。realesrgan：学习式细节，CPU 上每张脸约 0.5-2 秒。",
     ),
+    "detector": ("Face finder", "人脸检测"),
+    "detector_info": (
+        "mediapipe: MediaPipe's face detector and 468-point mesh (Apache-2.0, fast). dlib: the older "
+        "HOG detector and 68-point model (optional extra; its model is for non-commercial use).",
+        "mediapipe：MediaPipe 人脸检测与 468 点网格（Apache-2.0，速度快）。dlib：旧的 HOG 检测器与 68 点模型"
+        "（可选安装；其模型仅限非商业用途）。",
+    ),
     "advanced": ("Advanced", "高级选项"),
     "fuse": ("Fuse", "融合"),
     "result": ("Before / after (drag the slider)", "对比（拖动滑块）"),

@@ -16,15 +16,17 @@ from fusion import (
     ENGINE_NAMES,
     SAME_PERSON_DISTANCE,
     Availability,
+    EngineUnavailable,
     Face,
     IdentityCheck,
     auto_engine,
+    detector_availability,
     encode_image,
     engine_availability,
     upscaler_availability,
     write_atomic,
 )
-from fusion.options import UPSCALERS
+from fusion.options import DETECTORS, UPSCALERS
 
 PREVIEW_SIDE = 1024  # the before/after slider shows at most this; the download is full size
 FACES_PREVIEW_SIDE = 640
@@ -47,10 +49,18 @@ def upscaler_choices() -> list[tuple[str, str]]:
     return _choices(UPSCALERS, upscaler_availability)
 
 
+def detector_choices() -> list[tuple[str, str]]:
+    return _choices(DETECTORS, detector_availability)
+
+
 def engine_notes() -> str:
     """Markdown lines for every engine or upscaler that cannot run here: why, and how to fix it."""
     lines = []
-    for names, check in ((ENGINE_NAMES, engine_availability), (UPSCALERS, upscaler_availability)):
+    for names, check in (
+        (ENGINE_NAMES, engine_availability),
+        (UPSCALERS, upscaler_availability),
+        (DETECTORS, detector_availability),
+    ):
         for name in names:
             status = check(name)
             if not status.available:
@@ -126,10 +136,17 @@ def info_markdown(report: dict[str, Any], output_format: str, seconds_in_handler
     return "\n\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:])
 
 
+def identity_unavailable_markdown(missing: EngineUnavailable) -> str:
+    return (
+        "**Identity:** not measured: the judge (dlib's face descriptor) is an optional extra. "
+        f"{missing.remedy}"
+    )
+
+
 def identity_markdown(check: IdentityCheck | None) -> str:
     """Identity distance (dlib descriptor) of the fused face to the source and to the target."""
     if check is None:
-        return "**Identity:** the fused face was not found again in the result, so no distance."
+        return "**Identity:** dlib did not find the faces again in the three photos, so no distance."
     return (
         f"**Identity distance** (dlib descriptor; below {SAME_PERSON_DISTANCE} usually means the same "
         f"person): to the source **{check.to_source:.3f}**, to the target **{check.to_target:.3f}**."

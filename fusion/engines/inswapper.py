@@ -20,7 +20,8 @@ from fusion import onnx_models
 from fusion.blend import composite
 from fusion.engines.base import FacePatch, FaceRequest
 from fusion.errors import Availability, EngineUnavailable
-from fusion.faces import Face, box_iou
+from fusion.faces import Face
+from fusion.geometry import box_iou
 from fusion.models import store
 from fusion.upscale import enlarge_to, learned_enlargement
 
