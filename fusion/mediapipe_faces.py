@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -94,6 +98,20 @@ def availability() -> Availability:
     return Availability(True)
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 (native code's stderr) for the duration; Python's own is flushed first."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _Model:
     """One LiteRT interpreter; its tensors are shared state, so calls are serialised."""
 
@@ -104,8 +122,9 @@ class _Model:
             raise EngineUnavailable(
                 "mediapipe", "the LiteRT runtime is not installed", _INSTALL_HINT
             ) from error
-        self._interpreter: Any = Interpreter(model_path=str(path), num_threads=1)
-        self._interpreter.allocate_tensors()
+        with _quiet_stderr():  # LiteRT prints "INFO: Created ... XNNPACK delegate" on its own stderr
+            self._interpreter: Any = Interpreter(model_path=str(path), num_threads=1)
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = self._interpreter.get_output_details()
         # Two outputs in both models: the big one (boxes / mesh) and the score.

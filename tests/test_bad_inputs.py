@@ -120,9 +120,15 @@ CASES = [
         "No face found in the source",
     ),
     Case("face cut by the border", lambda f: np.ascontiguousarray(f[:, 170:]), None),
-    Case(
-        "tiny face (< 40 px)",
+    Case(  # MediaPipe finds it (dlib did not): it fuses, with a warning
+        "tiny face (~20 px)",
         lambda f: cv2.resize(f, (110, 110), interpolation=cv2.INTER_AREA),
+        None,
+        "is small",
+    ),
+    Case(
+        "face too small to find (~7 px)",
+        lambda f: cv2.resize(f, (40, 40), interpolation=cv2.INTER_AREA),
         NoFaceFound,
         "40",
     ),

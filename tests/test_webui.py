@@ -107,14 +107,16 @@ def test_gpu_hint_names_the_largest_size_that_fits() -> None:
 
 
 def test_detect_for_display_numbers_faces(handlers: Handlers) -> None:
-    preview, update = detect_for_display(str(sample_path("group")), "target")
+    preview, update = detect_for_display(str(sample_path("group")), role="target")
     assert preview.shape[1] == 640 and preview.dtype == np.uint8
     assert [value for _label, value in update["choices"]] == ["0", "1", "2", "3", "4", "5", "all"]
-    preview, update = detect_for_display(str(sample_path("astronaut")), "source")
+    preview, update = detect_for_display(str(sample_path("astronaut")), role="source")
     assert [value for _label, value in update["choices"]] == ["0"]
-    assert detect_for_display(None, "source")[0] is None
+    assert detect_for_display(None, role="source")[0] is None
     # In the app the picture is a file of its own in the output folder (pruned with the results).
-    saved, _update = detect_for_display(str(sample_path("astronaut")), "source", handlers.output_dir)
+    saved, _update = detect_for_display(
+        str(sample_path("astronaut")), role="source", output_dir=handlers.output_dir
+    )
     assert Path(saved).parent == handlers.output_dir and Path(saved).name.startswith("fusion-")
     with Image.open(saved) as image:
         assert image.format == "JPEG" and image.size == (512, 512)
