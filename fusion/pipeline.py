@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from fusion.blend import prepare_lab_in_background
 from fusion.device import frame_ops
 from fusion.engines import AUTO, get_engine, resolve_engine
 from fusion.engines.base import Engine, FacePatch, FaceRequest
@@ -96,6 +97,7 @@ def _detail_warnings(
 def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None = None) -> FusionResult:
     """Fuse the source's face into the target photo. Raises a FusionError subclass on bad input."""
     options = options or FusionOptions()
+    prepare_lab_in_background()
     watch = _Stopwatch()
     engine, engine_notes = resolve_engine(options.engine)
     require_upscaler(options.upscaler)

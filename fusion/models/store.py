@@ -13,8 +13,6 @@ import json
 import logging
 import os
 import shutil
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -225,6 +223,8 @@ Progress = Callable[[int, int | None], None]  # (bytes done, total bytes or None
 
 def _fetch(url: str, destination: Path, show: Progress) -> None:
     """Download url into destination, resuming from destination.part with an HTTP Range request."""
+    import urllib.request  # here, not at the top: it costs a cold start 20 ms that fusing never needs
+
     part = destination.with_name(destination.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "face-fusion"})
@@ -261,6 +261,8 @@ def _download_modelscope(info: ModelInfo) -> Path:
 def download(name: str, progress: Progress | None = None) -> ModelStatus:
     """Fetch a model into the models folder, resuming and verifying it; `progress(done, total)` is
     called as bytes arrive. Raises ModelStoreError."""
+    import urllib.error
+
     info = model_info(name)
     if info.kind == "modelscope":
         _download_modelscope(info)
@@ -302,6 +304,8 @@ def download(name: str, progress: Progress | None = None) -> ModelStatus:
 
 
 def _fetch_publisher_crc32(url: str, destination: Path) -> None:
+    import urllib.request
+
     request = urllib.request.Request(url, headers={"User-Agent": "face-fusion"})
     with urllib.request.urlopen(request, timeout=CONNECT_TIMEOUT_S) as response:
         text = response.read(64).decode("ascii", "replace").strip().lower()
