@@ -25,7 +25,8 @@ def prepare_lab_in_background() -> None:
     so it overlaps decoding and face finding; the first call is made once per process."""
     if _lab_once.acquire(blocking=False):
         tiny = np.zeros((1, 1, 3), np.uint8)
-        threading.Thread(target=cv2.cvtColor, args=(tiny, cv2.COLOR_RGB2LAB), daemon=True).start()
+        # Not a daemon: a process ending while OpenCV is mid-build would abort; this one waits for it.
+        threading.Thread(target=cv2.cvtColor, args=(tiny, cv2.COLOR_RGB2LAB), daemon=False).start()
 
 
 def _small_size(width: int, height: int, factor: float) -> tuple[int, int]:
