@@ -15,6 +15,7 @@ import numpy as np
 
 from fusion import dlib_faces, mediapipe_faces
 from fusion.errors import Availability, FaceIndexOutOfRange, NoFaceFound
+from fusion.geometry import five_points_from_68
 from fusion.io import ImageInput, decode_image
 from fusion.options import Detector
 
@@ -41,6 +42,13 @@ class Face:
     def size(self) -> float:
         """Face scale: outer-eye-corner distance x 2.2, steadier than the detector box."""
         return float(np.linalg.norm(self.landmarks[45] - self.landmarks[36]) * 2.2)
+
+    @property
+    def five_points(self) -> np.ndarray:
+        """ArcFace's 5 points (eye centres, nose tip, mouth corners), from the mesh when it ran."""
+        if self.mesh is not None:
+            return mediapipe_faces.five_points(self.mesh)
+        return five_points_from_68(self.landmarks)
 
     def scaled(self, sx: float, sy: float) -> Face:
         x0, y0, x1, y1 = self.box

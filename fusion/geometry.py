@@ -146,3 +146,17 @@ def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def five_points_from_68(landmarks_68: np.ndarray) -> np.ndarray:
+    """ArcFace's 5 points from the 68 landmarks: eye centres, nose tip (30), mouth corners (48, 54)."""
+    return np.array(
+        [
+            landmarks_68[36:42].mean(axis=0),
+            landmarks_68[42:48].mean(axis=0),
+            landmarks_68[30],
+            landmarks_68[48],
+            landmarks_68[54],
+        ],
+        np.float32,
+    )

@@ -87,20 +87,6 @@ def running_providers(path: Path, device: str = "auto") -> list[str]:
     return list(session(path, device).get_providers())
 
 
-def five_points_from_68(landmarks_68: np.ndarray) -> np.ndarray:
-    """ArcFace's 5 points from dlib's 68: eye centres, nose tip (30), mouth corners (48, 54)."""
-    return np.array(
-        [
-            landmarks_68[36:42].mean(axis=0),
-            landmarks_68[42:48].mean(axis=0),
-            landmarks_68[30],
-            landmarks_68[48],
-            landmarks_68[54],
-        ],
-        np.float32,
-    )
-
-
 def alignment_matrix(points_5: np.ndarray, size: int) -> np.ndarray:
     """2x3 similarity mapping the image onto `arcface_template(size)`: a least-squares (Umeyama) fit
     of all five points, as skimage's SimilarityTransform in the reference (a robust fit such as

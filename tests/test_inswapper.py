@@ -19,6 +19,7 @@ from fusion import onnx_models  # noqa: E402
 from fusion.engines import engine_availability, get_engine  # noqa: E402
 from fusion.engines.inswapper import InswapperEngine, pixel_boost, swap_boosted  # noqa: E402
 from fusion.errors import EngineUnavailable  # noqa: E402
+from fusion.geometry import five_points_from_68
 from fusion.io import decode_image  # noqa: E402
 from fusion.models import store  # noqa: E402
 from fusion.options import FusionOptions  # noqa: E402
@@ -66,13 +67,16 @@ def test_scrfd_decoding_finds_a_bright_square(tiny_folder: Path) -> None:
     assert onnx_models.scrfd_detect(tiny_folder / "det_10g.onnx", np.zeros_like(image), "cpu") == []
 
 
-def test_five_points_from_68_order(astronaut: np.ndarray) -> None:
+def test_five_points_order_and_agreement(astronaut: np.ndarray) -> None:
     from fusion.faces import detect_faces
 
     face = detect_faces(astronaut)[0]
-    points = onnx_models.five_points_from_68(face.landmarks)
-    assert points[0, 0] < points[2, 0] < points[1, 0]  # eyes either side of the nose
-    assert points[3, 1] > points[2, 1] and points[4, 1] > points[2, 1]  # mouth below the nose
+    assert face.mesh is not None
+    for points in (five_points_from_68(face.landmarks), face.five_points):
+        assert points[0, 0] < points[2, 0] < points[1, 0]  # eyes either side of the nose
+        assert points[3, 1] > points[2, 1] and points[4, 1] > points[2, 1]  # mouth below the nose
+    # the mesh's 16-point eye outlines and the 68 layout's 6-point eyes centre on the same pupils
+    assert np.abs(face.five_points - five_points_from_68(face.landmarks)).max() < 0.03 * face.size
 
 
 @pytest.mark.parametrize("with_detector", [True, False])
@@ -122,7 +126,7 @@ def test_large_output_uses_pixel_boost(models_dir: Path, astronaut_path: Path, g
     result = fuse(group_path, astronaut_path, FusionOptions(engine="inswapper", resolution="1024"))
     assert result.image.shape == (1024, 1024, 3)
     face = result.output_faces[0]
-    assert pixel_boost(onnx_models.five_points_from_68(face.landmarks)) >= 2
+    assert pixel_boost(five_points_from_68(face.landmarks)) >= 2
 
 
 def test_swap_boosted_interleaves(tiny_folder: Path) -> None:

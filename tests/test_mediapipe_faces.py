@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion import EngineUnavailable, FusionOptions, detector_availability, fuse
+from fusion import EngineUnavailable, FusionOptions, blazeface, detector_availability, fuse, litert
 from fusion import mediapipe_faces as mp
 from fusion.faces import detect_faces
 
@@ -21,13 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_anchor_layout_matches_mediapipe_graphs() -> None:
     # short range: 16x16 cells x 2 anchors (stride 8) + 8x8 cells x 6 (three stride-16 layers)
-    short = mp.anchors(mp.SHORT_RANGE)
+    short = blazeface.anchors(blazeface.SHORT_RANGE)
     assert short.shape == (896, 2)
     assert np.allclose(short[0], [0.5 / 16, 0.5 / 16]) and np.allclose(short[1], short[0])
     assert np.allclose(short[512], [0.5 / 8, 0.5 / 8]) and np.allclose(short[512:518], short[512])
     assert np.allclose(short[-1], [7.5 / 8, 7.5 / 8])
     # full range: one stride-4 layer, one anchor per cell of a 48x48 grid, row by row
-    full = mp.anchors(mp.FULL_RANGE)
+    full = blazeface.anchors(blazeface.FULL_RANGE)
     assert full.shape == (2304, 2)
     assert np.allclose(full[1], [1.5 / 48, 0.5 / 48]) and np.allclose(full[48], [0.5 / 48, 1.5 / 48])
 
@@ -116,8 +116,8 @@ def test_threads_share_the_models_safely(group: np.ndarray) -> None:
 def test_missing_model_files_say_how_to_install(
     monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray
 ) -> None:
-    monkeypatch.setattr(mp.importlib.util, "find_spec", lambda name: None)
-    mp._model.cache_clear()
+    monkeypatch.setattr(litert.importlib.util, "find_spec", lambda name: None)
+    litert.model.cache_clear()
     try:
         status = detector_availability("mediapipe")
         assert not status.available and "mediapipe==0.10.21" in status.remedy
@@ -125,7 +125,7 @@ def test_missing_model_files_say_how_to_install(
             detect_faces(astronaut)
     finally:
         monkeypatch.undo()
-        mp._model.cache_clear()
+        litert.model.cache_clear()
 
 
 def test_default_fusion_never_imports_dlib(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from fusion import onnx_models  # noqa: E402
 from fusion.engines import inswapper  # noqa: E402
 from fusion.engines.base import FaceRequest
 from fusion.faces import detect_faces  # noqa: E402
+from fusion.geometry import five_points_from_68
 from fusion.options import FusionOptions  # noqa: E402
 
 
@@ -39,7 +40,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def target_points(astronaut: np.ndarray) -> np.ndarray:
-    return onnx_models.five_points_from_68(detect_faces(astronaut)[0].landmarks)
+    return five_points_from_68(detect_faces(astronaut)[0].landmarks)
 
 
 def _framing(matrix: np.ndarray, reference_matrix: np.ndarray, size: int) -> tuple[float, float]:
@@ -80,7 +81,7 @@ def test_alignment_uses_every_point(target_points: np.ndarray) -> None:
 def test_arcface_embedding_matches(tiny: Path, group: np.ndarray) -> None:
     arcface_module = reference.module("model_zoo.arcface_onnx")
     source_face = detect_faces(group)[0]
-    points = onnx_models.five_points_from_68(source_face.landmarks)
+    points = five_points_from_68(source_face.landmarks)
     model = arcface_module.ArcFaceONNX(model_file=str(tiny / "w600k_r50.onnx"))
     face = reference.face(kps=points)
     model.get(group[:, :, ::-1], face)  # sets face.embedding

@@ -38,8 +38,8 @@ DETECTOR = "scrfd_10g"
 
 def five_points(image: np.ndarray, face: Face, detector: Path | None, device: str) -> np.ndarray:
     """ArcFace's 5 points for `face`: from SCRFD when its model is present and it finds this face
-    (IoU with the dlib box >= 0.3 and eyes plausibly placed), else derived from the 68 landmarks."""
-    fallback = onnx_models.five_points_from_68(face.landmarks)
+    (IoU with the face's box >= 0.3 and eyes plausibly placed), else the face's own (its mesh's)."""
+    fallback = face.five_points
     if detector is None:
         return fallback
     # Detect in a window twice the face box: SCRFD then sees the face at a scale it handles well.
@@ -62,7 +62,7 @@ def five_points(image: np.ndarray, face: Face, detector: Path | None, device: st
         or not 0.6 < eyes / max(fallback_eyes, 1e-6) < 1.6
         or spread > 0.2 * face.size
     ):
-        log.debug("SCRFD did not confirm this face; using the dlib landmarks for alignment")
+        log.debug("SCRFD did not confirm this face; using its landmarks for alignment")
         return fallback
     return points.astype(np.float32)
 
