@@ -92,7 +92,7 @@ def detect_faces(
         faces = [Face(_clipped_box(box, width, height), points) for box, points in found]
     else:
         faces = [
-            Face(_clipped_box(box, width, height), mesh[mediapipe_faces.MESH_TO_68, :2].copy(), mesh)
+            Face(_clipped_box(box, width, height), mediapipe_faces.landmarks_68(mesh), mesh)
             for box, mesh in mediapipe_faces.find_faces(image, thorough)
         ]
     faces.sort(key=lambda f: f.size, reverse=True)

@@ -94,6 +94,18 @@ def delaunay_triangles(points: np.ndarray) -> np.ndarray:
     return np.array(triangles, np.int64).reshape(-1, 3)
 
 
+def folds(dst_points: np.ndarray, src_points: np.ndarray) -> bool:
+    """Whether a piecewise-affine map from `dst_points` to `src_points` turns any of its triangles
+    over (a mirrored triangle smears the picture); similarity transforms never do."""
+    triangles = delaunay_triangles(dst_points)
+
+    def signed_areas(points: np.ndarray) -> np.ndarray:
+        a, b, c = (points[triangles[:, k]].astype(np.float64) for k in range(3))
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    return bool(np.any(signed_areas(dst_points) * signed_areas(src_points) <= 0))
+
+
 def piecewise_affine_maps(
     dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, step: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:

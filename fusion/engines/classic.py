@@ -27,6 +27,7 @@ from fusion.errors import Availability
 from fusion.geometry import (
     apply_affine,
     border_anchors,
+    folds,
     invert_affine,
     piecewise_affine_maps,
     similarity_transform,
@@ -35,6 +36,13 @@ from fusion.geometry import (
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
+# Mesh points inside the 68-point outline, both sides alike: cheeks, under the eyes, nose, chin.
+INNER_MESH_POINTS = [
+    *(50, 280, 205, 425, 187, 411, 123, 352, 116, 345, 147, 376, 192, 416, 213, 433),
+    *(230, 450, 118, 347, 101, 330, 36, 266),
+    *(6, 195, 1, 129, 358, 48, 278),
+    *(199, 175, 201, 421, 208, 428),
+]
 
 
 def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_size: float) -> np.ndarray:
@@ -115,6 +123,15 @@ class ClassicEngine:
         face_size = target_face.size
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
         out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        if source_face.mesh is not None and target_face.mesh is not None:
+            # Both faces meshed: the mesh's inner points (cheeks, nose, chin, under the eyes) tie the
+            # source's features to the same places on the target, not just the outline and features;
+            # unless the two poses differ so much that the finer triangles would turn over.
+            dense_target = np.vstack([target_points, target_face.mesh[INNER_MESH_POINTS, :2]])
+            dense_source = np.vstack([source_points, source_face.mesh[INNER_MESH_POINTS, :2]])
+            dense_out = dense_target + ratio * _shape_offset(dense_source, dense_target, face_size)
+            if not folds(dense_out, apply_affine(to_target, dense_source)):
+                target_points, source_points, out_points = dense_target, dense_source, dense_out
         region = face_region(target, out_points, face_size, CROP_MARGIN, also=target_points)
         crop, origin, out_local = region.crop, region.origin, region.local
         height, width = crop.shape[:2]
