@@ -244,8 +244,10 @@ def main() -> int:
         if r["pair"] in ("group0->astronaut", "astronaut->group0", "group4->astronaut", "group0->group4")
     ]
     suffix = "" if args.detector == "mediapipe" else f"-{args.detector}"
-    if sheet_rows:
-        contact_sheet(sheet_rows, ASSETS / f"contact_sheet{suffix}.jpg")
+    if sheet_rows:  # the default's goes into the README; another detector's stays local (git-ignored)
+        contact_sheet(
+            sheet_rows, ASSETS / "contact_sheet.jpg" if not suffix else RESULTS / f"contact_sheet{suffix}.jpg"
+        )
     if not args.package_only:
         shared_rows = [r for r in rows if r["shared"]][:8]
         if shared_rows:  # for looking at locally; results/*.jpg is git-ignored
