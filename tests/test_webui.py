@@ -180,3 +180,21 @@ def test_share_needs_auth_and_auth_needs_both_parts(capsys: pytest.CaptureFixtur
         parse_args(["--auth", "useronly"])
     args = parse_args(["--share", "--auth", "me:pa:ss", "--port", "7000", "--cpu"])
     assert args.auth == ("me", "pa:ss") and args.port == 7000 and args.cpu and args.host == "0.0.0.0"
+
+
+def test_identity_line_without_dlib_says_how_to_add_it(
+    handlers: Handlers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identity judge is the optional dlib extra: without it the line explains, nothing fails."""
+    from fusion import EngineUnavailable, detect
+    from webui import handlers as handlers_module
+    from webui.handlers import IdentityJob
+
+    def missing(*_args: object) -> None:
+        raise EngineUnavailable("dlib", "dlib is not installed", 'pip install "face-fusion[dlib]"')
+
+    monkeypatch.setattr(handlers_module, "check_identity", missing)
+    path = str(sample_path("astronaut"))
+    face = detect(path).faces[0]
+    text = handlers.identity(IdentityJob(path, path, path, face, face, face))
+    assert "not measured" in text and 'pip install "face-fusion[dlib]"' in text
