@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from fusion import litert
+from fusion.geometry import overlap
 
 NMS_IOU = 0.3
 
@@ -102,7 +103,7 @@ def detect(image: np.ndarray, spec: DetectorSpec = FULL_RANGE) -> list[Detection
     tensor, scale, left, top = _letterbox(image, spec.size)
     raw, logits = detector_model(spec)(tensor)
     raw, logits = raw[0], logits[0, :, 0]
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
+    scores = litert.sigmoid(logits)
     keep = np.flatnonzero(scores >= spec.score_min)
     if keep.size == 0:
         return []
@@ -116,18 +117,6 @@ def detect(image: np.ndarray, spec: DetectorSpec = FULL_RANGE) -> list[Detection
     boxes = (boxes * spec.size - [left, top, left, top]) / scale
     points = (points * spec.size - [left, top]) / scale
     return weighted_nms(boxes, points, scores[keep])
-
-
-def overlap(box: np.ndarray, boxes: np.ndarray, over: str = "union") -> np.ndarray:
-    """Intersection of `box` with each of `boxes`, over their union ("union": IoU) or over the
-    smaller of the two ("smaller": 1 when one holds the other)."""
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    base = np.minimum(area, areas) if over == "smaller" else area + areas - inter
-    return np.asarray(inter / np.maximum(base, 1e-9))
 
 
 def weighted_nms(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray) -> list[Detection]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from fusion import dlib_faces, mediapipe_faces
 from fusion.errors import Availability, FaceIndexOutOfRange, NoFaceFound
-from fusion.geometry import five_points_from_68
+from fusion.geometry import face_size, five_points_from_68
 from fusion.io import ImageInput, decode_image
 from fusion.options import Detector
 
@@ -41,7 +41,7 @@ class Face:
     @property
     def size(self) -> float:
         """Face scale: outer-eye-corner distance x 2.2, steadier than the detector box."""
-        return float(np.linalg.norm(self.landmarks[45] - self.landmarks[36]) * 2.2)
+        return face_size(self.landmarks)
 
     @property
     def five_points(self) -> np.ndarray:
@@ -92,8 +92,8 @@ def detect_faces(
         faces = [Face(_clipped_box(box, width, height), points) for box, points in found]
     else:
         faces = [
-            Face(_clipped_box(box, width, height), mediapipe_faces.landmarks_68(mesh), mesh)
-            for box, mesh in mediapipe_faces.find_faces(image, thorough)
+            Face(_clipped_box(box, width, height), points, mesh)
+            for box, points, mesh in mediapipe_faces.find_faces(image, thorough)
         ]
     faces.sort(key=lambda f: f.size, reverse=True)
     return faces

@@ -151,13 +151,26 @@ def piecewise_affine_maps(
     return map_x, map_y
 
 
+def overlap(box: np.ndarray, boxes: np.ndarray, over: str = "union") -> np.ndarray:
+    """Intersection of `box` with each of `boxes`, over their union ("union": IoU) or over the
+    smaller of the two ("smaller": 1 when one holds the other)."""
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    base = np.minimum(area, areas) if over == "smaller" else area + areas - inter
+    return np.asarray(inter / np.maximum(base, 1e-9))
+
+
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     """Intersection over union of two (x0, y0, x1, y1) boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    return float(overlap(np.asarray(a, np.float64), np.asarray([b], np.float64))[0])
+
+
+def face_size(landmarks_68: np.ndarray) -> float:
+    """Face scale: outer-eye-corner distance x 2.2, steadier than any detector's box."""
+    return float(np.linalg.norm(landmarks_68[45] - landmarks_68[36]) * 2.2)
 
 
 def five_points_from_68(landmarks_68: np.ndarray) -> np.ndarray:

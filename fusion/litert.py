@@ -21,7 +21,7 @@ import numpy as np
 
 from fusion.errors import Availability, EngineUnavailable
 
-_INSTALL_HINT = 'Install them with: pip install ai-edge-litert && pip install --no-deps "mediapipe==0.10.21"'
+INSTALL_HINT = 'Install them with: pip install ai-edge-litert && pip install --no-deps "mediapipe==0.10.21"'
 
 
 def model_file(relative: str) -> Path:
@@ -32,7 +32,7 @@ def model_file(relative: str) -> Path:
         if candidate.is_file():
             return candidate
     raise EngineUnavailable(
-        "mediapipe", f"the MediaPipe model file {relative} is not installed", _INSTALL_HINT
+        "mediapipe", f"the MediaPipe model file {relative} is not installed", INSTALL_HINT
     )
 
 
@@ -44,7 +44,7 @@ def availability(files: tuple[str, ...]) -> Availability:
     except EngineUnavailable as missing:
         return Availability(False, missing.reason, missing.remedy)
     if importlib.util.find_spec("ai_edge_litert") is None:
-        return Availability(False, "the LiteRT runtime (ai-edge-litert) is not installed", _INSTALL_HINT)
+        return Availability(False, "the LiteRT runtime (ai-edge-litert) is not installed", INSTALL_HINT)
     return Availability(True)
 
 
@@ -70,7 +70,7 @@ class Model:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as error:
             raise EngineUnavailable(
-                "mediapipe", "the LiteRT runtime is not installed", _INSTALL_HINT
+                "mediapipe", "the LiteRT runtime is not installed", INSTALL_HINT
             ) from error
         with _quiet_stderr():  # LiteRT prints "INFO: Created ... XNNPACK delegate" on its own stderr
             self._interpreter: Any = Interpreter(model_path=str(path), num_threads=1)
@@ -94,3 +94,8 @@ class Model:
 def model(relative: str) -> Model:
     """The model at this path under mediapipe/modules, loaded once per process."""
     return Model(model_file(relative))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """The models' raw scores as probabilities (clipped first: float32 exp overflows past 88)."""
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0))))

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from fusion import blazeface, litert
-from fusion.blazeface import FULL_RANGE, SHORT_RANGE, Detection, overlap
+from fusion.blazeface import FULL_RANGE, SHORT_RANGE, Detection
 from fusion.errors import Availability
+from fusion.geometry import face_size, overlap
 
 MESH_SIZE = 192
 MESH_SCORE_MIN = 0.5  # the mesh model's own "is this a face" output, after the sigmoid
@@ -98,7 +99,8 @@ def region_from_mesh(mesh: np.ndarray) -> Region:
 def run_mesh(image: np.ndarray, region: Region) -> tuple[np.ndarray, float]:
     """The 468 mesh points (x, y, z; z in the same pixel scale) of the face in `region`, and the
     model's face score (sigmoid)."""
-    to_crop = region.to_crop()
+    image_to_crop = region.to_crop()
+    to_crop = image_to_crop
     factor = int(region.side / MESH_SIZE / 1.5)
     source, x0, y0 = image, 0, 0
     if factor >= 2:
@@ -113,15 +115,15 @@ def run_mesh(image: np.ndarray, region: Region) -> tuple[np.ndarray, float]:
     crop = cv2.warpAffine(source, to_crop, (MESH_SIZE, MESH_SIZE), flags=cv2.INTER_LINEAR)
     raw, logit = litert.model(MESH_FILE)(crop.astype(np.float32) / 255.0)
     points = raw.reshape(468, 3)
-    score = float(1.0 / (1.0 + math.exp(-float(np.clip(logit.ravel()[0], -100, 100)))))
-    back = cv2.invertAffineTransform(region.to_crop())
+    score = float(litert.sigmoid(logit.ravel()[:1])[0])
+    back = cv2.invertAffineTransform(image_to_crop)
     xy = points[:, :2] @ back[:, :2].T + back[:, 2]
     z = points[:, 2:3] * (region.side / MESH_SIZE)
     return np.hstack([xy, z]).astype(np.float32), score
 
 
-def find_faces(image: np.ndarray, thorough: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(box, 468-point mesh) for every face found, in full-resolution pixel coordinates.
+def find_faces(image: np.ndarray, thorough: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(box, 68 landmarks, 468-point mesh) for every face found, in full-resolution pixel coordinates.
 
     Fast path: the short-range model (faces that fill a good part of the photo), the full-range one
     when that finds nothing. Thorough: both, plus full range on tiles for small faces. Every
@@ -132,10 +134,11 @@ def find_faces(image: np.ndarray, thorough: bool) -> list[tuple[np.ndarray, np.n
     if thorough:
         detections += blazeface.tile_detections(image)
     detections.sort(key=lambda d: -d.score)
-    faces: list[tuple[np.ndarray, np.ndarray]] = []
+    faces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for detection in detections:
+        boxes = np.array([face[0] for face in faces])
         # A face already meshed, or a part of one (a tile's cut-off view), is not meshed again.
-        if faces and overlap(detection.box, np.array([b for b, _ in faces]), "smaller").max() > 0.5:
+        if faces and overlap(detection.box, boxes, "smaller").max() > 0.5:
             continue
         mesh, score = run_mesh(image, region_from_detection(detection))
         if score < MESH_SCORE_MIN:
@@ -146,9 +149,9 @@ def find_faces(image: np.ndarray, thorough: bool) -> list[tuple[np.ndarray, np.n
         mesh, score = run_mesh(image, region_from_mesh(mesh))
         points = landmarks_68(mesh)
         box = np.concatenate([points.min(axis=0), points.max(axis=0)])
-        if score < MESH_SCORE_MIN or (faces and overlap(box, np.array([b for b, _ in faces])).max() > 0.5):
+        if score < MESH_SCORE_MIN or (faces and overlap(box, boxes).max() > 0.5):
             continue
-        faces.append((box, mesh))
+        faces.append((box, points, mesh))
     return faces
 
 
@@ -189,6 +192,5 @@ def landmarks_68(mesh: np.ndarray) -> np.ndarray:
     points = mesh[MESH_TO_68, :2].astype(np.float32)
     centre = points[27:31].mean(axis=0).astype(np.float64)
     hull = cv2.convexHull(mesh[:, :2].astype(np.float32)).reshape(-1, 2).astype(np.float64)
-    reach = 0.1 * 2.2 * float(np.linalg.norm(points[45] - points[36]))  # a tenth of a face size
-    points[:17] = _to_outline(points[:17], centre, hull, reach)
+    points[:17] = _to_outline(points[:17], centre, hull, 0.1 * face_size(points))
     return points

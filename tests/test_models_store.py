@@ -109,25 +109,30 @@ def test_publisher_crc32_is_fetched_and_checked(
     assert tampered.state == "corrupt" and "the publisher's hash" in tampered.detail
 
 
+def _download_with_publisher_hash(
+    body: bytes, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    """Download "thing" with the publisher's .hash file serving `body`; the download must fail."""
+    monkeypatch.setattr(_RangeHandler, "hash_body", body)
+    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=server.replace(".onnx", ".hash"))
+    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
+    with pytest.raises(store.ModelStoreError, match=match):
+        store.download("thing")
+
+
 def test_a_wrong_publisher_hash_deletes_the_download(
     models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
 ) -> None:
-    monkeypatch.setattr(_RangeHandler, "hash_body", b"00000000\n")
-    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=server.replace(".onnx", ".hash"))
-    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
-    with pytest.raises(store.ModelStoreError, match="corrupt"):
-        store.download("thing")
+    _download_with_publisher_hash(b"00000000\n", "corrupt", tmp_path, monkeypatch, server)
     assert not (models_dir / "thing.onnx").exists()
 
 
 def test_a_publisher_hash_that_is_no_crc32_stops_before_the_download(
     models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str
 ) -> None:
-    monkeypatch.setattr(_RangeHandler, "hash_body", b"<html>not found</html>")
-    manifest = _write_manifest(tmp_path / "m.json", server, hash_url=server.replace(".onnx", ".hash"))
-    monkeypatch.setenv("FUSION_MODELS_MANIFEST", str(manifest))
-    with pytest.raises(store.ModelStoreError, match="does not hold a CRC32"):
-        store.download("thing")
+    _download_with_publisher_hash(
+        b"<html>not found</html>", "does not hold a CRC32", tmp_path, monkeypatch, server
+    )
     assert _RangeHandler.calls == []  # the 500 MB file was never asked for
 
 

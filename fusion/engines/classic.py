@@ -122,7 +122,7 @@ class ClassicEngine:
         source_points = with_forehead(source_face.landmarks)
         face_size = target_face.size
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
-        out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        out_points = None
         if source_face.mesh is not None and target_face.mesh is not None:
             # Both faces meshed: the mesh's inner points (cheeks, nose, chin, under the eyes) tie the
             # source's features to the same places on the target, not just the outline and features;
@@ -132,6 +132,8 @@ class ClassicEngine:
             dense_out = dense_target + ratio * _shape_offset(dense_source, dense_target, face_size)
             if not folds(dense_out, apply_affine(to_target, dense_source)):
                 target_points, source_points, out_points = dense_target, dense_source, dense_out
+        if out_points is None:
+            out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
         region = face_region(target, out_points, face_size, CROP_MARGIN, also=target_points)
         crop, origin, out_local = region.crop, region.origin, region.local
         height, width = crop.shape[:2]
