@@ -40,7 +40,8 @@ def test_finds_the_faces_dlib_finds_on_package_photos(astronaut: np.ndarray, gro
     assert sizes == sorted(sizes, reverse=True)
     # the fast pass (index 0) finds the same largest face as the thorough one
     fast = detect_faces(group)
-    assert np.allclose(fast[0].landmarks, faces[0].landmarks, atol=1.0)
+    difference = np.abs(fast[0].landmarks - faces[0].landmarks)
+    assert difference.max() < 1.5 and difference.mean() < 0.5
     for face in faces:
         assert face.mesh is not None and face.mesh.shape == (468, 3)
         assert np.array_equal(face.landmarks[17:], face.mesh[mp.MESH_TO_68[17:], :2])
@@ -168,3 +169,28 @@ def test_fuse_with_each_detector(astronaut_path: Path, group_path: Path) -> None
         result = fuse(group_path, astronaut_path, FusionOptions(detector=detector, resolution="512"))
         assert result.image.shape == (512, 512, 3)
         assert result.options.detector == detector
+
+
+def test_mirrored_mesh_is_the_same_for_a_photo_and_its_mirror_image(astronaut: np.ndarray) -> None:
+    table = mp.MESH_MIRROR
+    assert sorted(table) == list(range(468)) and np.array_equal(table[table], np.arange(468))
+    assert table[33] == 263 and table[61] == 291 and table[1] == 1  # eye corners, mouth corners, nose tip
+    mesh = detect_faces(astronaut)[0].mesh
+    assert mesh is not None
+    region = mp.region_from_mesh(mesh)
+    width = astronaut.shape[1]
+    # The same region in the mirror image: centre mirrored (pixel centres: x -> width - 1 - x), angle negated.
+    flipped_region = mp.Region(width - 1 - region.cx, region.cy, region.side, -region.angle)
+    flipped = np.ascontiguousarray(astronaut[:, ::-1])
+
+    def disagreement(mirrored: bool) -> float:
+        ours, _ = mp.run_mesh(astronaut, region, mirrored=mirrored)
+        theirs, _ = mp.run_mesh(flipped, flipped_region, mirrored=mirrored)
+        theirs = theirs[mp.MESH_MIRROR]
+        theirs[:, 0] = width - 1 - theirs[:, 0]
+        return float(np.abs(ours[:, :2] - theirs[:, :2]).mean())
+
+    # One pass: the model's own left-right jitter; averaged with the flip, a few tenths of it remain
+    # (resampling differs between the two crops). A wrong mirror table would make it far worse.
+    single, averaged = disagreement(False), disagreement(True)
+    assert averaged < 0.4 * single and averaged < 0.25, (single, averaged)
