@@ -23,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.pairs import Pair, package_pairs, shared_pairs  # noqa: E402
+from benchmarks.realism import background_psnr, seam, texture_log_ratio  # noqa: E402
 from fusion import FusionOptions, fuse  # noqa: E402
 from fusion.faces import Face, detect_faces  # noqa: E402
 from fusion.geometry import apply_affine, similarity_transform  # noqa: E402
@@ -33,19 +34,6 @@ from fusion.options import DETECTORS  # noqa: E402
 BLENDS = (0.0, 0.25, 0.5, 0.75, 1.0)
 RESULTS = Path(__file__).resolve().parent / "results"
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-def background_psnr(result: np.ndarray, target: np.ndarray, faces: list[Face]) -> float:
-    """PSNR outside the dilated face region (landmark box grown by 0.6 face sizes); 99 = identical."""
-    outside = np.ones(target.shape[:2], bool)
-    for face in faces:
-        grow = 0.6 * face.size
-        x0, y0 = np.floor(face.landmarks.min(axis=0) - grow).astype(int)
-        x1, y1 = np.ceil(face.landmarks.max(axis=0) + grow).astype(int)
-        outside[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = False
-    diff = result[outside].astype(np.float64) - target[outside].astype(np.float64)
-    mse = float(np.mean(diff**2)) if diff.size else 0.0
-    return 99.0 if mse == 0 else min(99.0, 10 * np.log10(255.0**2 / mse))
 
 
 def _hull_mask(face: Face, shape: tuple[int, ...]) -> np.ndarray:
@@ -116,9 +104,11 @@ def evaluate(pair: Pair, detector: str) -> dict[str, object]:
         if blend == 1.0:
             row["d_source"], row["d_target"] = round(d_src, 4), round(d_tgt, 4)
             row["fuse_seconds"] = round(result.timings["total"], 3)
+            row["seam"], row["seam_target"] = (round(v, 2) for v in seam(result.image, target, tface))
+            row["texture_log_ratio"] = round(texture_log_ratio(result.image, target, tface), 3)
     row["curve"] = curve
     row["monotonic"] = all(a >= b for a, b in zip(curve, curve[1:], strict=False))
-    row["background_psnr_min"] = round(min(psnrs), 2)
+    row["background_psnr"] = round(min(psnrs), 2)  # the lowest over the blend ratios
     # The same engine with Poisson blending (mode "blend") instead of the default lighting transfer.
     poisson = fuse(
         source,
@@ -189,7 +179,14 @@ def summarise(rows: list[dict[str, object]]) -> dict[str, object]:
         "paste_baseline": stats("paste_d_source"),
         "seamless_baseline": stats("seamless_d_source"),
         "monotonic_fraction": round(sum(bool(r["monotonic"]) for r in rows) / len(rows), 3),
-        "background_psnr_min": min(float(r["background_psnr_min"]) for r in rows),  # type: ignore[arg-type]
+        "background_psnr_median": round(statistics.median(float(r["background_psnr"]) for r in rows), 2),  # type: ignore[arg-type]
+        "background_psnr_min": min(float(r["background_psnr"]) for r in rows),  # type: ignore[arg-type]
+        "seam_median": round(statistics.median(float(r["seam"]) for r in rows), 2),  # type: ignore[arg-type]
+        "seam_target_median": round(statistics.median(float(r["seam_target"]) for r in rows), 2),  # type: ignore[arg-type]
+        "texture_abs_log_ratio_median": round(
+            statistics.median(abs(float(r["texture_log_ratio"])) for r in rows),  # type: ignore[arg-type]
+            3,
+        ),
     }
 
 
@@ -206,7 +203,7 @@ def main() -> int:
         pairs = pairs[: args.limit]
     started = time.perf_counter()
     rows = []
-    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR")
+    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR", "seam", "seamT", "lnTex")
     print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
     for pair in pairs:
         row = evaluate(pair, args.detector)
@@ -215,7 +212,8 @@ def main() -> int:
             f"{pair.name:44s} {row['d_source']:6.3f} {row['d_target']:6.3f} {row['poisson_d_source']:6.3f} "
             f"{row['paste_d_source']:6.3f} "
             f"{row['seamless_d_source']:6.3f} {'yes' if row['monotonic'] else 'NO':>5s} "
-            f"{row['background_psnr_min']:6.1f}  {row['curve']}"
+            f"{row['background_psnr']:6.1f} {row['seam']:6.1f} {row['seam_target']:6.1f} "
+            f"{row['texture_log_ratio']:+6.2f}  {row['curve']}"
         )
     groups = {
         "all": rows,
@@ -226,7 +224,8 @@ def main() -> int:
     print()
     print(
         f"{'set':8s} {'pairs':>5s} {'median d_src':>12s} {'<0.6':>6s} {'poisson med':>11s} {'paste med':>9s} "
-        f"{'seamless med':>12s} {'monotonic':>9s} {'bg PSNR min':>11s}"
+        f"{'seamless med':>12s} {'monotonic':>9s} {'bgPSNR med/min':>14s} {'seam/target':>11s} "
+        f"{'|lnTex|':>7s}"
     )
     for name, s in summary.items():
         c, m = s["classic"], s["classic_poisson_mode"]  # type: ignore[index]
@@ -234,7 +233,10 @@ def main() -> int:
         print(
             f"{name:8s} {s['pairs']:5d} {c['median']:12.3f} {c['under_0.6']:6.0%} {m['median']:11.3f} "  # type: ignore[index]
             f"{p['median']:9.3f} "  # type: ignore[index]
-            f"{q['median']:12.3f} {s['monotonic_fraction']:9.0%} {s['background_psnr_min']:11.1f}"
+            f"{q['median']:12.3f} {s['monotonic_fraction']:9.0%} "
+            f"{s['background_psnr_median']:7.1f}/{s['background_psnr_min']:<6.1f} "
+            f"{s['seam_median']:5.1f}/{s['seam_target_median']:<5.1f} "
+            f"{s['texture_abs_log_ratio_median']:7.3f}"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     RESULTS.mkdir(exist_ok=True)

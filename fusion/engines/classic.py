@@ -33,6 +33,7 @@ from fusion.geometry import (
     similarity_transform,
     with_forehead,
 )
+from fusion.texture import detail_energy, match_texture, skin_region
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
@@ -105,7 +106,8 @@ def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndar
     map_x, map_y = piecewise_affine_maps(
         np.vstack([out_local, anchors]), np.vstack([target_local, anchors]), width, height
     )
-    return cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    # Cubic: bilinear resampling visibly softens the target's skin and hair around the new face.
+    return cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
 
 class ClassicEngine:
@@ -152,5 +154,9 @@ class ClassicEngine:
                 face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
         if ratio < 1.0:
             face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
+        # The target's skin detail, measured on the crop itself: the morph's resampling softens it.
+        target_skin = skin_region(target_points - np.array(origin, np.float32), width, height, face_size)
+        wanted = detail_energy(crop, target_skin)
+        face = match_texture(face, skin_region(out_local, width, height, face_size), wanted)
         pixels = composite(background, face, mask)
         return FacePatch(pixels, origin, mask, out_points)
