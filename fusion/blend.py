@@ -43,8 +43,8 @@ def face_mask(
 ) -> np.ndarray:
     """Feathered (h, w) float32 mask of the face outline, shrunk so its soft edge stays on skin.
 
-    With `skin_check` = (target crop, warped source crop), the forehead part of the mask is kept
-    only where both look like their own cheeks' skin: a fringe or hat in either photo stays.
+    With `skin_check` = (target crop, warped source crop), the mask is kept only where both look
+    like their own skin (`_skin_agreement`): what covers either face stays the target's.
     """
     factor = max(1.0, face_size / 128.0)
     small_w, small_h = _small_size(width, height, factor)
@@ -54,69 +54,117 @@ def face_mask(
     small = np.zeros((small_h, small_w), np.float32)
     hull = cv2.convexHull((outline / factor).astype(np.float32)).astype(np.int32)
     cv2.fillConvexPoly(small, hull, 1.0, lineType=cv2.LINE_AA)
-    if skin_check is not None:
-        small *= _forehead_skin(skin_check, points, face_size, factor, (small_w, small_h))
     sigma = max(1.0, 0.045 * face_size / factor)
     small = cv2.erode(
         small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)), iterations=max(1, round(sigma))
     )
     small = cv2.GaussianBlur(small, (0, 0), sigma)
+    if skin_check is not None:
+        # After the outline's feathering, with a softer edge of its own: a stick or a finger a
+        # tenth of a face wide would otherwise be blurred away.
+        agreement = _skin_agreement(skin_check, points, face_size, factor, (small_w, small_h))
+        # Grown by a pixel first, so the soft edge falls beside the object rather than on it (more
+        # costs identity: each further pixel ~0.01 of median distance on the benchmark).
+        agreement = cv2.erode(agreement, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        small *= cv2.GaussianBlur(agreement, (0, 0), max(0.7, sigma / 3))
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
+_EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
+_LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
 
 
-def _skin_likelihood(lab: np.ndarray, points_small: np.ndarray) -> np.ndarray:
-    """0..1 per pixel: how close to the Lab colour of this face's own cheeks."""
-    cheeks = np.zeros(lab.shape[:2], np.uint8)
-    for polygon in _CHEEKS:
-        cv2.fillPoly(cheeks, [points_small[polygon].astype(np.int32)], 1)
-    samples = lab[cheeks > 0]
+def _polygons(points_small: np.ndarray, size: tuple[int, int], parts: tuple[list[int], ...]) -> np.ndarray:
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    for part in parts:
+        cv2.fillConvexPoly(mask, cv2.convexHull(points_small[part].astype(np.float32)).astype(np.int32), 1)
+    return mask
+
+
+def _colour_likelihood(lab: np.ndarray, sample: np.ndarray, floor: tuple[float, ...]) -> np.ndarray:
+    """0..1 per pixel: how close to the Lab colour of the pixels where `sample` is set (`floor`:
+    the least spread allowed per channel, so that a sample of one tone does not reject the rest)."""
+    samples = lab[sample > 0]
     if len(samples) < 8:
         return np.ones(lab.shape[:2], np.float32)
-    mean = samples.mean(axis=0)
-    spread = np.maximum(samples.std(axis=0) * 2.5, np.array([18.0, 8.0, 8.0], np.float32))
-    distance2 = (((lab - mean) / spread) ** 2).sum(axis=2)
+    # Median and MAD: an object over part of the sample must not widen what counts as its colour.
+    centre = np.median(samples, axis=0)
+    deviation = 1.4826 * np.median(np.abs(samples - centre), axis=0)
+    spread = np.maximum(deviation * 2.5, np.array(floor, np.float32))
+    distance2 = (((lab - centre) / spread) ** 2).sum(axis=2)
     return np.exp(-0.5 * np.maximum(distance2 - 1.0, 0.0)).astype(np.float32)
 
 
-def _forehead_skin(
+def _skin_agreement(
     images: tuple[np.ndarray, np.ndarray],
     points: np.ndarray,
     face_size: float,
     factor: float,
     size: tuple[int, int],
 ) -> np.ndarray:
+    """Where both photos show their own face: 1, else toward 0 (a fringe, a hat, a hand, a
+    microphone in either photo stays the target's). Above the brows lightness and colour are
+    compared with the cheeks'; below them colour only (a shadowed cheek is still skin); on the
+    lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
-    skin = np.ones((size[1], size[0]), np.float32)
+    cheeks = _polygons(points_small, size, _CHEEKS)
+    lips = _polygons(points_small, size, (_LIPS_OUTER,))
+    inside_mouth = _polygons(points_small, size, (_LIPS_INNER,))
+    grow = 2 * max(1, round(0.03 * face_size / factor)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
+    lip_zone = cv2.dilate(lips, kernel) > 0
+    always = cv2.dilate(_polygons(points_small, size, _EYES_AND_BROWS), kernel) | inside_mouth
+    above = np.ones((size[1], size[0]), np.float32)
+    below = np.ones((size[1], size[0]), np.float32)
     for image in images:
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-        skin *= _skin_likelihood(lab, points_small)
-    skin = cv2.morphologyEx(skin, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-    # Only above the brows: below them the landmarks already say where the face is.
+        above *= _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0))
+        skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
+        lip_colour = _colour_likelihood(lab, lips & (1 - inside_mouth), (1e6, 10.0, 10.0))
+        below *= np.where(lip_zone, np.maximum(skin, lip_colour), skin)
+    opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    # Above the brows, skin-like specks in hair are dropped (opening); below them, the specks of
+    # "not skin" that shading and stubble leave on a real face are filled (closing): an object
+    # worth keeping is larger than a fifteenth of a face. (Measured on eight benchmark pairs:
+    # median identity distance 0.488 with an opening, 0.426 with this closing.)
+    above = cv2.morphologyEx(above, cv2.MORPH_OPEN, opening)
+    close = 2 * max(1, round(0.035 * face_size / factor)) + 1
+    below = cv2.morphologyEx(
+        below, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
+    )
+    below = np.maximum(below, always.astype(np.float32))
     brows = points_small[17:27].mean(axis=0)
     up = brows - points_small[8]
     up /= max(float(np.linalg.norm(up)), 1e-6)
     ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
     band = np.clip(height_above / (0.06 * face_size / factor) + 0.3, 0.0, 1.0)
-    return 1.0 - band * (1.0 - skin)
+    return band * above + (1.0 - band) * below
 
 
-def _inner_face_weight(points: np.ndarray, size: tuple[int, int], factor: float) -> np.ndarray:
-    """(h, w) float32 of the inner face (jaw to brows, shrunk 15%) on a crop shrunk by `factor`."""
+def _inner_face_weight(
+    points: np.ndarray, size: tuple[int, int], factor: float, visible: np.ndarray | None = None
+) -> np.ndarray:
+    """(h, w) float32 of the inner face (jaw to brows, shrunk 15%) on a crop shrunk by `factor`;
+    with `visible` (the full-size face mask), only where the face mask holds (no occlusions)."""
     inner = points[:68]
     centre = inner[[30, 33, 27]].mean(axis=0)
     hull = cv2.convexHull(((centre + (inner - centre) * 0.85) / factor).astype(np.float32)).astype(np.int32)
     weight = np.zeros((size[1], size[0]), np.float32)
     cv2.fillConvexPoly(weight, hull, 1.0)
+    if visible is not None:
+        weight *= cv2.resize(visible, size, interpolation=cv2.INTER_AREA) > 0.5
     return weight
 
 
 def match_colour(
-    source_crop: np.ndarray, target_crop: np.ndarray, points: np.ndarray, face_size: float
+    source_crop: np.ndarray,
+    target_crop: np.ndarray,
+    points: np.ndarray,
+    face_size: float,
+    visible: np.ndarray | None = None,
 ) -> np.ndarray:
     """The source crop with the target face's Lab mean and spread (measured on the inner face).
 
@@ -126,7 +174,7 @@ def match_colour(
     height, width = source_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
     size = _small_size(width, height, factor)
-    weight = _inner_face_weight(points, size, factor) > 0
+    weight = _inner_face_weight(points, size, factor, visible) > 0
     if not weight.any():
         return source_crop
     src_lab = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
@@ -153,6 +201,7 @@ def lighting_offset(
     source_crop: np.ndarray,
     points: np.ndarray,
     face_size: float,
+    visible: np.ndarray | None = None,
 ) -> np.ndarray:
     """(h, w, 3) float32 offset that gives the warped source the target's shading and skin tone.
 
@@ -166,7 +215,7 @@ def lighting_offset(
     size = _small_size(width, height, factor)
     target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     source_small = cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = _inner_face_weight(points, size, factor)
+    weight = _inner_face_weight(points, size, factor, visible)
     sigma = 0.15 * face_size / factor
     offset = _masked_blur(target_small, weight, sigma) - _masked_blur(source_small, weight, sigma)
     inside = offset[weight > 0]

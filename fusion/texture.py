@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
-GAIN_RANGE = (0.3, 2.5)  # how far the face's own detail layer is scaled down or up
+GAIN_RANGE = (0.3, 1.8)  # how far the face's own detail layer is scaled down or up
 GRAIN_SEED = 20261123
 _FEATURES = (list(range(17, 22)), list(range(22, 27)), list(range(36, 42)), list(range(42, 48)))
 _MOUTH = list(range(48, 60))
@@ -47,9 +47,20 @@ def _energy(detail: np.ndarray, skin: np.ndarray) -> float:
     return float(np.mean(_grey(detail)[skin] ** 2))
 
 
+def _quiet(detail: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """`skin` without its strongest 5% of detail: a stray edge (a lash line, a nostril, an object's
+    border) would otherwise rule a mean of squares."""
+    values = np.abs(_grey(detail))
+    return skin & (values <= np.percentile(values[skin], 95))
+
+
 def detail_energy(image: np.ndarray, skin: np.ndarray) -> float:
-    """Mean squared fine detail of `image` on `skin` (0 when `skin` is empty)."""
-    return _energy(_detail(image.astype(np.float32)), skin) if skin.any() else 0.0
+    """Mean squared fine detail of `image` on `skin`, its strongest 5% left out (0 when `skin` is
+    empty)."""
+    if not skin.any():
+        return 0.0
+    detail = _detail(image.astype(np.float32))
+    return _energy(detail, _quiet(detail, skin))
 
 
 def _gain_for(face_detail: np.ndarray, skin: np.ndarray, wanted: float) -> float:
@@ -64,20 +75,33 @@ def _gain_for(face_detail: np.ndarray, skin: np.ndarray, wanted: float) -> float
     return 1.0 + (-b + float(np.sqrt(discriminant))) / (2.0 * a)
 
 
+def _level(face: np.ndarray, skin: np.ndarray) -> float:
+    detail = _grey(_detail(face))
+    return _energy(detail, _quiet(detail, skin))
+
+
 def match_texture(face: np.ndarray, skin: np.ndarray, wanted: float) -> np.ndarray:
     """`face` (float32 RGB, the crop about to be composited) with fine-detail energy `wanted` on
     `skin` (`detail_energy` of the target's own skin, measured before any resampling)."""
     if skin.sum() < 64 or wanted <= 0:
         return face
-    face_detail = _detail(face)
+    # Lightness detail only: scaling each channel's would also raise the colour noise.
+    face_detail = _grey(_detail(face))
     if _energy(face_detail, skin) <= 1e-6:
         return face
-    gain = float(np.clip(_gain_for(face_detail, skin, wanted), *GAIN_RANGE))
-    matched = face + (gain - 1.0) * face_detail
-    missing = wanted - _energy(_detail(matched), skin)
-    if missing > 0.05:  # still softer than the target: add grain (lightness only) for the rest
+    gain = float(np.clip(_gain_for(face_detail, _quiet(face_detail, skin), wanted), *GAIN_RANGE))
+    for _ in range(2):  # the strongest 5% left out of the measure move with the gain: correct
+        reached = _level(face + (gain - 1.0) * face_detail[:, :, None], skin)
+        gain = float(np.clip(gain * np.sqrt(wanted / max(reached, 1e-9)), *GAIN_RANGE))
+    matched = face + (gain - 1.0) * face_detail[:, :, None]
+    reached = _level(matched, skin)
+    if reached < 0.97 * wanted:  # still softer than the target: grain (lightness only) for the rest
         noise = np.random.default_rng(GRAIN_SEED).standard_normal(face.shape[:2]).astype(np.float32)
         grain = _detail(cv2.GaussianBlur(noise, (0, 0), 0.6))
-        grain *= np.sqrt(missing / max(_energy(_detail(grain), skin), 1e-9))
-        matched += grain[:, :, None]
+        # Independent detail adds in variance: grain for the missing part, then two corrections.
+        scale = float(np.sqrt((wanted - reached) / max(_level(grain, skin), 1e-9)))
+        for _ in range(2):
+            level = _level(matched + scale * grain[:, :, None], skin)
+            scale *= float(np.sqrt((wanted - reached) / max(level - reached, 1e-9)))
+        matched = matched + scale * grain[:, :, None]
     return matched

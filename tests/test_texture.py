@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from fusion import FusionOptions, fuse
-from fusion.texture import _detail, _energy, detail_energy, match_texture, skin_region
+from fusion.texture import detail_energy, match_texture, skin_region
 
 
 def _skin(size: int = 160) -> np.ndarray:
@@ -28,11 +28,11 @@ def test_a_soft_face_gets_the_targets_grain_and_a_harsh_one_is_calmed() -> None:
     noisy_target = np.clip(smooth + rng.normal(0, 6, smooth.shape[:2])[:, :, None], 0, 255).astype(np.uint8)
     wanted = detail_energy(noisy_target, skin)
     soft = match_texture(smooth.copy(), skin, wanted)  # no detail of its own: grain is added
-    assert abs(_energy(_detail(soft), skin) / wanted - 1) < 0.02
+    assert abs(detail_energy(soft, skin) / wanted - 1) < 0.05
     assert np.array_equal(soft, match_texture(smooth.copy(), skin, wanted))  # seeded: repeatable
     harsh = smooth + rng.normal(0, 14, smooth.shape[:2])[:, :, None].astype(np.float32)
     calmed = match_texture(harsh, skin, wanted)
-    assert abs(_energy(_detail(calmed), skin) / wanted - 1) < 0.02
+    assert abs(detail_energy(calmed, skin) / wanted - 1) < 0.05
     # The coarse shading is left alone: only the fine detail changes.
     coarse = cv2.GaussianBlur(calmed, (0, 0), 6) - cv2.GaussianBlur(harsh, (0, 0), 6)
     assert np.abs(coarse[40:120, 40:120]).max() < 1.5

@@ -144,19 +144,21 @@ class ClassicEngine:
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
         if options.mode != "blend":
-            warped = match_colour(warped, background, out_local, face_size)
+            warped = match_colour(warped, background, out_local, face_size, mask)
         face = warped.astype(np.float32)
         if options.mode == "blend":
             face += poisson_offset(warped, background, mask, face_size)
         else:
-            face += lighting_offset(background, warped, out_local, face_size)
+            face += lighting_offset(background, warped, out_local, face_size, mask)
             if options.mode == "overlay":
                 face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
         if ratio < 1.0:
             face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
         # The target's skin detail, measured on the crop itself: the morph's resampling softens it.
+        # Where the mask holds only: an object over either face is not skin.
+        visible = mask > 0.5
         target_skin = skin_region(target_points - np.array(origin, np.float32), width, height, face_size)
-        wanted = detail_energy(crop, target_skin)
-        face = match_texture(face, skin_region(out_local, width, height, face_size), wanted)
+        wanted = detail_energy(crop, target_skin & visible)
+        face = match_texture(face, skin_region(out_local, width, height, face_size) & visible, wanted)
         pixels = composite(background, face, mask)
         return FacePatch(pixels, origin, mask, out_points)
