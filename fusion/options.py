@@ -17,6 +17,7 @@ Device = Literal["auto", "cpu", "cuda"]
 Upscaler = Literal["lanczos", "realesrgan"]
 Engine = Literal["auto", "classic", "inswapper", "modelscope"]
 Detector = Literal["mediapipe", "dlib"]
+Mouth = Literal["auto", "source", "target"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
@@ -25,6 +26,7 @@ DEVICES: tuple[str, ...] = get_args(Device)
 UPSCALERS: tuple[str, ...] = get_args(Upscaler)
 ENGINE_CHOICES: tuple[str, ...] = get_args(Engine)  # "auto" first, then the registry's engines
 DETECTORS: tuple[str, ...] = get_args(Detector)
+MOUTHS: tuple[str, ...] = get_args(Mouth)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -70,6 +72,12 @@ CONTROLS: tuple[Control, ...] = (
         "upscaler", "--upscaler", "how a face drawn larger than the source is enlarged", choices=UPSCALERS
     ),
     Control("mask_size", "--mask-size", "0.5..1.5, how far the face mask reaches", low=0.5, high=1.5),
+    Control(
+        "mouth",
+        "--mouth",
+        "whose mouth: source, target, or auto (the target's when one mouth is open and the other closed)",
+        choices=MOUTHS,
+    ),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
     Control(
         "detector",
@@ -146,6 +154,7 @@ class FusionOptions:
     target_face: int | Literal["all"] = 0
     engine: Engine = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
     mask_size: float = 1.0
+    mouth: Mouth = "auto"  # whose mouth the result shows (the classic engine)
     working_limit: int = 2048
     device: Device = "auto"
     upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged

@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import FusionError, sample_path
-from fusion.options import FITS, MODES, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.options import FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset_handler
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
@@ -149,6 +149,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                     detector = gr.Dropdown(
                         detector_choices(), value="mediapipe", label=t("detector"), info=t("detector_info")
                     )
+                    mouth = gr.Radio(list(MOUTHS), value="auto", label=t("mouth"), info=t("mouth_info"))
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
@@ -221,6 +222,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             "engine": engine,
             "upscaler": upscaler,
             "detector": detector,
+            "mouth": mouth,
         }
         fuse_button.click(
             handlers.fuse,

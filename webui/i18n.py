@@ -76,6 +76,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "realesrgan: learned detail, about 0.5-2 s per face on a CPU.",
         "仅当输出中的人脸大于源照片中的人脸时起作用。realesrgan：学习式细节，CPU 上每张脸约 0.5-2 秒。",
     ),
+    "mouth": ("Mouth", "嘴部"),
+    "mouth_info": (
+        "Whose mouth the result shows. auto: the target's when one mouth is open and the other closed "
+        "(a smile with teeth on a closed-mouth face looks pasted), else the source's. Classic engine.",
+        "结果显示谁的嘴部。auto：一张嘴张开、另一张闭合时保留目标的嘴（露齿笑贴到闭嘴的脸上会显得突兀），"
+        "否则用源人脸的。仅经典引擎。",
+    ),
     "detector": ("Face finder", "人脸检测"),
     "detector_info": (
         "mediapipe: MediaPipe's face detector and 468-point mesh (Apache-2.0, fast). dlib: the older "

@@ -61,6 +61,35 @@ def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_siz
     return (offset * np.minimum(1.0, cap / np.maximum(length, 1e-6))).astype(np.float32)
 
 
+MOUTH_GAP_DIFFERENCE = 0.06  # lip gap difference (in face sizes) from which "auto" keeps the target's mouth
+
+
+def mouth_gap(landmarks: np.ndarray, face_size: float) -> float:
+    """How open the mouth is: the mean gap between the inner lips (68-point layout), in face sizes."""
+    upper, lower = landmarks[[61, 62, 63]], landmarks[[67, 66, 65]]
+    return float(np.linalg.norm(upper - lower, axis=1).mean()) / max(face_size, 1e-6)
+
+
+def keeps_target_mouth(
+    mouth: str, source_points: np.ndarray, target_points: np.ndarray, sizes: tuple[float, float]
+) -> bool:
+    """Whether the result shows the target's own mouth: asked for, or ("auto") when one mouth is
+    open and the other closed (a smile with teeth on a closed-mouth face looks pasted)."""
+    if mouth != "auto":
+        return mouth == "target"
+    return abs(mouth_gap(source_points, sizes[0]) - mouth_gap(target_points, sizes[1])) > MOUTH_GAP_DIFFERENCE
+
+
+def _without_mouth(mask: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
+    """The mask with a feathered hole over the lips (grown a little), where the target shows."""
+    hole = np.zeros(mask.shape, np.float32)
+    cv2.fillConvexPoly(hole, cv2.convexHull(points[48:60].astype(np.float32)).astype(np.int32), 1.0)
+    grow = 2 * max(1, round(0.04 * face_size)) + 1
+    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    hole = cv2.GaussianBlur(hole, (0, 0), max(1.0, 0.03 * face_size))
+    return mask * (1.0 - hole)
+
+
 def _warp_source(
     source: np.ndarray,
     source_points: np.ndarray,
@@ -136,6 +165,11 @@ class ClassicEngine:
                 target_points, source_points, out_points = dense_target, dense_source, dense_out
         if out_points is None:
             out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        keep_mouth = keeps_target_mouth(
+            options.mouth, source_face.landmarks, target_face.landmarks, (source_face.size, face_size)
+        )
+        if keep_mouth:  # the target's own mouth, where it is: its shape is not morphed toward the source's
+            out_points[48:68] = target_points[48:68]
         region = face_region(target, out_points, face_size, CROP_MARGIN, also=target_points)
         crop, origin, out_local = region.crop, region.origin, region.local
         height, width = crop.shape[:2]
@@ -143,6 +177,8 @@ class ClassicEngine:
         background = _morph_target(crop, target_points - np.array(origin, np.float32), out_local)
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
+        if keep_mouth:
+            mask = _without_mouth(mask, out_local, face_size)
         if options.mode != "blend":
             warped = match_colour(warped, background, out_local, face_size, mask)
         face = warped.astype(np.float32)
