@@ -75,7 +75,8 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         "mouth",
         "--mouth",
-        "whose mouth: source, target, or auto (the target's when one mouth is open and the other closed)",
+        "whose mouth: source (default), target (kept in place), or auto (the target's when one is open "
+        "and the other closed)",
         choices=MOUTHS,
     ),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
@@ -154,7 +155,7 @@ class FusionOptions:
     target_face: int | Literal["all"] = 0
     engine: Engine = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
     mask_size: float = 1.0
-    mouth: Mouth = "auto"  # whose mouth the result shows (the classic engine)
+    mouth: Mouth = "source"  # whose mouth the result shows (the classic engine)
     working_limit: int = 2048
     device: Device = "auto"
     upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged

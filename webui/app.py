@@ -149,7 +149,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                     detector = gr.Dropdown(
                         detector_choices(), value="mediapipe", label=t("detector"), info=t("detector_info")
                     )
-                    mouth = gr.Radio(list(MOUTHS), value="auto", label=t("mouth"), info=t("mouth_info"))
+                    mouth = gr.Radio(list(MOUTHS), value="source", label=t("mouth"), info=t("mouth_info"))
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):

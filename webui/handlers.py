@@ -193,7 +193,7 @@ class Handlers:
         engine: str = "auto",
         upscaler: str = "lanczos",
         detector: str = "mediapipe",
-        mouth: str = "auto",
+        mouth: str = "source",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.

@@ -78,10 +78,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "mouth": ("Mouth", "嘴部"),
     "mouth_info": (
-        "Whose mouth the result shows. auto: the target's when one mouth is open and the other closed "
-        "(a smile with teeth on a closed-mouth face looks pasted), else the source's. Classic engine.",
-        "结果显示谁的嘴部。auto：一张嘴张开、另一张闭合时保留目标的嘴（露齿笑贴到闭嘴的脸上会显得突兀），"
-        "否则用源人脸的。仅经典引擎。",
+        "Whose mouth the result shows (classic engine). target: the target's own, in place; auto: the "
+        "target's when one mouth is open and the other closed (a smile with teeth on a closed mouth "
+        "looks pasted), at some cost in likeness.",
+        "结果显示谁的嘴部（经典引擎）。target：保留目标自己的嘴；auto：一张嘴张开、另一张闭合时保留目标的嘴"
+        "（露齿笑贴到闭嘴的脸上会显得突兀），相似度会略降。",
     ),
     "detector": ("Face finder", "人脸检测"),
     "detector_info": (
