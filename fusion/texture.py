@@ -11,97 +11,118 @@ identity (measured: median distance 0.479 -> 0.501 on the benchmark's package pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
 GAIN_RANGE = (0.3, 1.8)  # how far the face's own detail layer is scaled down or up
 GRAIN_SEED = 20261123
+SAMPLES = 100_000  # statistics are taken on at most about this many skin pixels (a regular grid)
 _FEATURES = (list(range(17, 22)), list(range(22, 27)), list(range(36, 42)), list(range(42, 48)))
 _MOUTH = list(range(48, 60))
 
 
 def skin_region(points: np.ndarray, width: int, height: int, face_size: float) -> np.ndarray:
-    """(h, w) bool: the inner face (68-point hull shrunk 10%) without eyes, brows and mouth."""
-    centre = points[[27, 30, 33]].mean(axis=0)
-    inner = centre + (points[:68] - centre) * 0.9
-    mask = np.zeros((height, width), np.uint8)
+    """(h, w) bool: the inner face (68-point hull shrunk 10%) without eyes, brows and mouth (drawn
+    where the face is ~128 px wide, then enlarged: the same shape at any resolution)."""
+    factor = max(1.0, face_size / 128.0)
+    size = (max(8, round(width / factor)), max(8, round(height / factor)))
+    small = points / factor
+    centre = small[[27, 30, 33]].mean(axis=0)
+    inner = centre + (small[:68] - centre) * 0.9
+    mask = np.zeros((size[1], size[0]), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(inner.astype(np.float32)).astype(np.int32), 1)
     features = np.zeros_like(mask)
     for part in (*_FEATURES, _MOUTH):
-        cv2.fillConvexPoly(features, cv2.convexHull(points[part].astype(np.float32)).astype(np.int32), 1)
-    grow = max(3, 2 * round(0.06 * face_size) + 1)
+        cv2.fillConvexPoly(features, cv2.convexHull(small[part].astype(np.float32)).astype(np.int32), 1)
+    grow = max(3, 2 * round(0.06 * face_size / factor) + 1)
     features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    return (mask > 0) & (features == 0)
+    skin = ((mask > 0) & (features == 0)).astype(np.uint8)
+    return cv2.resize(skin, (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def _detail(image: np.ndarray) -> np.ndarray:
-    return image - cv2.GaussianBlur(image, (0, 0), DETAIL_SIGMA)
+def _grey_detail(image: np.ndarray) -> np.ndarray:
+    """The fine detail of the image's lightness (grey), float32 (h, w)."""
+    grey = image.astype(np.float32)
+    if grey.ndim == 3:
+        grey = cv2.cvtColor(grey, cv2.COLOR_RGB2GRAY)
+    return grey - cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA)
 
 
-def _grey(image: np.ndarray) -> np.ndarray:
-    return image.mean(axis=2) if image.ndim == 3 else image
+def _grid(skin: np.ndarray) -> tuple[slice, slice]:
+    """A regular subgrid of the image holding about SAMPLES of the skin's pixels."""
+    step = max(1, int(np.ceil(np.sqrt(skin.sum() / SAMPLES))))
+    return slice(0, None, step), slice(0, None, step)
 
 
-def _energy(detail: np.ndarray, skin: np.ndarray) -> float:
-    return float(np.mean(_grey(detail)[skin] ** 2))
-
-
-def _quiet(detail: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """`skin` without its strongest 5% of detail: a stray edge (a lash line, a nostril, an object's
-    border) would otherwise rule a mean of squares."""
-    values = np.abs(_grey(detail))
-    return skin & (values <= np.percentile(values[skin], 95))
+def _trimmed_energy(values: np.ndarray) -> float:
+    """Mean square without the strongest 5%: a stray edge (a lash line, a nostril, an object's
+    border) would otherwise rule it."""
+    squares = values * values
+    return float(np.mean(squares[squares <= np.percentile(squares, 95)]))
 
 
 def detail_energy(image: np.ndarray, skin: np.ndarray) -> float:
-    """Mean squared fine detail of `image` on `skin`, its strongest 5% left out (0 when `skin` is
-    empty)."""
+    """Mean squared fine detail of `image`'s lightness on `skin`, its strongest 5% left out (0 when
+    `skin` is empty). Only the skin's bounding box is filtered."""
     if not skin.any():
         return 0.0
-    detail = _detail(image.astype(np.float32))
-    return _energy(detail, _quiet(detail, skin))
+    rows, columns = np.nonzero(skin.any(axis=1))[0], np.nonzero(skin.any(axis=0))[0]
+    y0, y1 = max(0, rows[0] - 8), rows[-1] + 9  # 8 px: the blur's reach
+    x0, x1 = max(0, columns[0] - 8), columns[-1] + 9
+    detail, inside = _grey_detail(image[y0:y1, x0:x1]), skin[y0:y1, x0:x1]
+    grid = _grid(inside)
+    return _trimmed_energy(detail[grid][inside[grid]])
 
 
-def _gain_for(face_detail: np.ndarray, skin: np.ndarray, wanted: float) -> float:
-    """g with energy(detail(face + (g - 1) * detail(face))) = wanted: the blur does not take all of
-    a detail layer away again, so the energy is a quadratic in g (solved, not guessed)."""
-    d = _grey(face_detail)[skin]
-    dd = _grey(_detail(face_detail))[skin]
-    a, b, c = float(np.mean(dd * dd)), 2.0 * float(np.mean(d * dd)), float(np.mean(d * d))
-    discriminant = b * b - 4.0 * a * (c - wanted)
-    if a <= 1e-9 or discriminant < 0:
-        return float(np.sqrt(wanted / c))
-    return 1.0 + (-b + float(np.sqrt(discriminant))) / (2.0 * a)
-
-
-def _level(face: np.ndarray, skin: np.ndarray) -> float:
-    detail = _grey(_detail(face))
-    return _energy(detail, _quiet(detail, skin))
+def _solve(level: Callable[[float], float], wanted: float, start: float, low: float, high: float) -> float:
+    """x in [low, high] with level(x) ~ wanted, level increasing: a few secant steps from `start`."""
+    x = float(np.clip(start, low, high))
+    for _ in range(3):
+        reached = level(x)
+        if reached <= 1e-9 or abs(reached / wanted - 1) < 0.01:
+            break
+        x = float(np.clip(x * np.sqrt(wanted / reached), low, high))
+    return x
 
 
 def match_texture(face: np.ndarray, skin: np.ndarray, wanted: float) -> np.ndarray:
     """`face` (float32 RGB, the crop about to be composited) with fine-detail energy `wanted` on
-    `skin` (`detail_energy` of the target's own skin, measured before any resampling)."""
+    `skin` (`detail_energy` of the target's own skin, measured before any resampling).
+
+    Lightness only: scaling each channel's detail would also raise the colour noise. A blur is
+    linear, so the detail of face + (g - 1) * d is d + (g - 1) * detail(d): every gain tried is
+    measured without filtering the image again."""
     if skin.sum() < 64 or wanted <= 0:
         return face
-    # Lightness detail only: scaling each channel's would also raise the colour noise.
-    face_detail = _grey(_detail(face))
-    if _energy(face_detail, skin) <= 1e-6:
+    detail = _grey_detail(face)
+    grid = _grid(skin)
+    on_skin = skin[grid]
+    d = detail[grid][on_skin]
+    if float(np.mean(d * d)) <= 1e-6:
         return face
-    gain = float(np.clip(_gain_for(face_detail, _quiet(face_detail, skin), wanted), *GAIN_RANGE))
-    for _ in range(2):  # the strongest 5% left out of the measure move with the gain: correct
-        reached = _level(face + (gain - 1.0) * face_detail[:, :, None], skin)
-        gain = float(np.clip(gain * np.sqrt(wanted / max(reached, 1e-9)), *GAIN_RANGE))
-    matched = face + (gain - 1.0) * face_detail[:, :, None]
-    reached = _level(matched, skin)
-    if reached < 0.97 * wanted:  # still softer than the target: grain (lightness only) for the rest
-        noise = np.random.default_rng(GRAIN_SEED).standard_normal(face.shape[:2]).astype(np.float32)
-        grain = _detail(cv2.GaussianBlur(noise, (0, 0), 0.6))
-        # Independent detail adds in variance: grain for the missing part, then two corrections.
-        scale = float(np.sqrt((wanted - reached) / max(_level(grain, skin), 1e-9)))
-        for _ in range(2):
-            level = _level(matched + scale * grain[:, :, None], skin)
-            scale *= float(np.sqrt((wanted - reached) / max(level - reached, 1e-9)))
-        matched = matched + scale * grain[:, :, None]
+    dd = (detail - cv2.GaussianBlur(detail, (0, 0), DETAIL_SIGMA))[grid][on_skin]
+    gain = _solve(
+        lambda g: _trimmed_energy(d + (g - 1.0) * dd),
+        wanted,
+        float(np.sqrt(wanted / _trimmed_energy(d))),
+        *GAIN_RANGE,
+    )
+    matched = face + ((gain - 1.0) * detail)[:, :, None]
+    reached_detail = d + (gain - 1.0) * dd
+    reached = _trimmed_energy(reached_detail)
+    if reached < 0.97 * wanted:  # still softer than the target: seeded grain makes up the rest
+        noise = np.random.default_rng(GRAIN_SEED).standard_normal(face.shape[:2], dtype=np.float32)
+        grain = _grey_detail(cv2.GaussianBlur(noise, (0, 0), 0.6))
+        measured = _grey_detail(grain)[grid][on_skin]
+        scale = _solve(
+            lambda k: _trimmed_energy(reached_detail + k * measured) - reached,
+            wanted - reached,
+            float(np.sqrt((wanted - reached) / max(_trimmed_energy(measured), 1e-9))),
+            0.0,
+            1e3,
+        )
+        matched += (scale * grain)[:, :, None]
     return matched
