@@ -68,13 +68,14 @@ def run_ray(
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # the batch shows its own progress
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
         dataset = ray.data.from_items([job.as_row() for job in jobs], override_num_blocks=len(jobs))
         fused = dataset.map_batches(
             FuserActor,
             fn_constructor_kwargs={"fuser": fuser},
             batch_size=1,
             batch_format="numpy",
-            concurrency=workers,
+            compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=1,
             num_gpus=gpus_per_worker or None,
         )
