@@ -50,23 +50,25 @@ def find_targets(
     when nothing is found or the CSV is malformed."""
     if not isinstance(spec, (str, os.PathLike)):
         paths = [Path(p) for p in spec]
-        found = [(p, p.parent) for p in paths]
-        return _named(found, {}, spec)
+        return _named([(p, p.parent, {}) for p in paths], spec)
     text = os.fspath(spec)
     path = Path(text)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p, path))
-        found = [(p, path) for p in files if not _inside(p, exclude) and is_image_file(p)]
-        return _named(found, {}, text)
+        found: list[tuple[Path, Path, dict[str, str]]]
+        found = [(p, path, {}) for p in files if not _inside(p, exclude) and is_image_file(p)]
+        return _named(found, text)
     if path.is_file() and path.suffix.lower() == ".csv":
         return _from_csv(path)
     if glob.has_magic(text):
         root = _glob_root(text)
         matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-        found = [(p, root) for p in matches if p.is_file() and not _inside(p, exclude) and is_image_file(p)]
-        return _named(found, {}, text)
+        found = [
+            (p, root, {}) for p in matches if p.is_file() and not _inside(p, exclude) and is_image_file(p)
+        ]
+        return _named(found, text)
     if path.is_file():
-        return _named([(path, path.parent)], {}, text)
+        return _named([(path, path.parent, {})], text)
     raise InvalidOptions(f"targets={text!r} is not a folder, a .csv file, a glob pattern or a photo")
 
 
@@ -108,28 +110,25 @@ def _from_csv(csv_path: Path) -> list[Target]:
             f"targets CSV '{csv_path}': unknown column(s) {', '.join(unknown)}; option columns are "
             f"{', '.join(OPTION_COLUMNS)}"
         )
-    found: list[tuple[Path, Path]] = []
-    overrides: dict[Path, dict[str, str]] = {}
+    found: list[tuple[Path, Path, dict[str, str]]] = []
     for row in rows:
         cleaned = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
         if not cleaned.get("target"):
             continue
         photo = Path(cleaned["target"]).expanduser()
         photo = photo if photo.is_absolute() else csv_path.parent / photo
-        found.append((photo, csv_path.parent))
-        overrides[photo] = {k: v for k, v in cleaned.items() if k != "target" and v != ""}
-    return _named(found, overrides, str(csv_path))
+        overrides = {k: v for k, v in cleaned.items() if k != "target" and v != ""}
+        found.append((photo, csv_path.parent, overrides))
+    return _named(found, str(csv_path))
 
 
-def _named(
-    found: Iterable[tuple[Path, Path]], overrides: Mapping[Path, dict[str, str]], spec: object
-) -> list[Target]:
+def _named(found: Iterable[tuple[Path, Path, dict[str, str]]], spec: object) -> list[Target]:
     """Name each result after its photo: its path below `root` without the extension, so a/x.jpg and
     b/x.jpg give a/x and b/x; names still equal (x.jpg and x.png, or case differences) get -2, -3 in
     the order given, which is sorted, so a re-run gives every target the same name."""
     targets: list[Target] = []
     taken: set[str] = set()
-    for photo, root in found:
+    for photo, root, overrides in found:
         try:
             relative = photo.resolve().relative_to(root.resolve()).with_suffix("")
             base = relative.as_posix()
@@ -141,7 +140,7 @@ def _named(
             counter += 1
             name = f"{base}-{counter}"
         taken.add(name.lower())
-        targets.append(Target(str(photo), name, overrides.get(photo, {})))
+        targets.append(Target(str(photo), name, overrides))
     if not targets:
         raise InvalidOptions(f"targets={spec!r}: no photos found there")
     return targets
