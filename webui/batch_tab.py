@@ -45,7 +45,8 @@ def unpack_targets(uploads: list[str], folder: Path, max_file_bytes: int) -> int
             with zipfile.ZipFile(path) as archive:
                 for member in archive.infolist():
                     parts = PurePosixPath(member.filename).parts
-                    if member.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                    # Folders, macOS resource forks, hidden files; "../" parts are dropped below.
+                    if member.is_dir() or not parts or parts[-1].startswith(".") or "__MACOSX" in parts:
                         continue
                     unpacked += member.file_size
                     if member.file_size > max_file_bytes or unpacked > MAX_UNPACKED_BYTES:
