@@ -125,3 +125,23 @@ def test_ray_is_never_imported_on_the_default_path(targets: Path, group_path: Pa
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_ray_missing_is_one_line_and_exit_4(targets: Path, group_path: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys\nsys.modules['ray'] = None  # as if ray were not installed\n"
+        "from fusion.cli import main\n"
+        f"sys.exit(main(['batch', '--source', {str(group_path)!r}, '--targets', {str(targets)!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}, '--ray']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4
+    assert (
+        done.stderr.strip().splitlines()
+        == [
+            done.stderr.strip(),
+        ]
+        and "Ray is not available: Ray Data is not installed" in done.stderr
+    )
+    assert 'pip install "face-fusion[cluster]"' in done.stderr
+    assert not list((tmp_path / "out").glob("*.png"))

@@ -4,6 +4,7 @@ same report as local processes. Ray is the optional `cluster` extra: installed h
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,19 @@ def test_the_cli_runs_on_ray(
     assert done.returncode == 0, done.stderr
     assert '"runner": "ray (local)"' in done.stdout.splitlines()[-1]
     assert decode_image(out / "t.png", "result").pixels.shape == (256, 256, 3)
+
+
+def test_no_cluster_at_the_address_is_one_line_and_exit_4(
+    ray_installed: None, tmp_path: Path, astronaut_path: Path
+) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fusion", "batch", "--source", str(astronaut_path), "--targets"]
+        + [str(astronaut_path), "--out", str(tmp_path / "out"), "--ray", "auto"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+    assert done.returncode == 4, done.stderr
+    assert "error: Ray is not available: could not start or reach Ray at 'auto'" in done.stderr
