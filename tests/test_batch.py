@@ -142,7 +142,7 @@ def test_second_run_skips_present_results_and_redoes_missing_ones(
 ) -> None:
     out = tmp_path / "out"
     first = run(astronaut_path, photos, out, OPTIONS, workers=1, identity=False)
-    stamps = {path: path.stat().st_mtime_ns for path in first.outputs()}
+    stamps = {path: path.stat().st_mtime_ns for path in map(Path, first.outputs())}
     (out / "b" / "x.png").unlink()
     (out / "a" / ".fusion-leftover.tmp").write_bytes(b"half a file from a killed run")
     seen = []
@@ -169,7 +169,7 @@ def test_two_worker_processes_give_the_same_pixels(
     assert [(o.output, o.status, o.message) for o in one.outcomes] == [
         (o.output, o.status, o.message) for o in two.outcomes
     ]
-    for path in one.outputs():
+    for path in map(Path, one.outputs()):
         assert np.array_equal(_pixels(path), _pixels(tmp_path / "two" / path.relative_to(tmp_path / "one")))
 
 

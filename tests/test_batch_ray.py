@@ -61,7 +61,7 @@ def test_ray_gives_the_same_pixels_and_report_as_local_processes(
     ]
     assert (on_ray.ok, on_ray.failed) == (3, 1)
     assert sorted(o.output for o in on_ray.outcomes) == ["a/x-2.png", "a/x.png", "b/x.png", "broken.png"]
-    for path in local.outputs():
+    for path in map(Path, local.outputs()):
         twin = tmp_path / "ray" / path.relative_to(tmp_path / "local")
         assert np.array_equal(decode_image(path, "local").pixels, decode_image(twin, "ray").pixels)
     rows = (tmp_path / "ray" / "report.csv").read_text().splitlines()

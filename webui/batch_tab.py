@@ -87,7 +87,7 @@ def zip_results(report: BatchReport, destination: Path) -> None:
     """Every result and report.csv in one ZIP (stored: the images are compressed already)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for path in [*report.outputs(), report.report_path]:
+        for path in map(Path, [*report.outputs(), report.report_path]):
             archive.write(path, path.relative_to(report.out_dir).as_posix())
     write_atomic(destination, buffer.getvalue())
 
@@ -177,7 +177,7 @@ class BatchHandler:
             zip_path = self.output_dir / f"{name}.zip"
             zip_results(report, zip_path)
         gallery = [
-            (str(report.out_dir / outcome.output), Path(outcome.target).name)
+            (str(Path(report.out_dir) / outcome.output), Path(outcome.target).name)
             for outcome in report.outcomes
             if outcome.status != ERROR
         ]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fusion.batch import storage
 from fusion.batch.report import REPORT_COLUMNS, REPORT_NAME, BatchProgress, BatchReport, write_report
 from fusion.batch.targets import Target, find_targets, row_options
 from fusion.batch.work import ERROR, OK, SKIPPED, Fuser, Job, Outcome
@@ -75,7 +76,7 @@ def run(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidOptions(f"workers={workers!r} must be a whole number, 1 or more")
     _check_engines(options)
-    out = Path(out_dir)
+    out = os.fspath(out_dir)
     _prepare_output(out)
     given = [] if isinstance(targets, (str, os.PathLike)) else list(targets)
     target_list: list[Target]
@@ -83,6 +84,8 @@ def run(
         target_list = [t for t in given if isinstance(t, Target)]
     else:
         target_list = find_targets(targets, exclude=out)  # type: ignore[arg-type]
+    if isinstance(source, str) and storage.is_url(source):
+        source = storage.read_bytes(source, "source")
     prepared = prepare_source(source, options)  # bad source or no face: stop before any target
 
     jobs, outcomes = _jobs(target_list, options, out, fmt)
@@ -99,7 +102,7 @@ def run(
 
     for skipped in list(outcomes.values()):
         record(skipped)
-    fuser = Fuser(prepared, str(out), fmt, identity)
+    fuser = Fuser(prepared, out, fmt, identity)
     state["first"] = time.perf_counter()
     if ray:
         from fusion.batch.ray_job import LOCAL, run_ray  # Ray only when asked for
@@ -115,7 +118,7 @@ def run(
             "in-process" if workers == 1 or len(jobs) <= 1 else f"{min(workers, len(jobs))} local processes"
         )
     ordered = tuple(outcomes[t.output_file(fmt)] for t in target_list)
-    report_path = out / REPORT_NAME
+    report_path = storage.join(out, REPORT_NAME)
     write_report(report_path, ordered)
     return BatchReport(ordered, out, report_path, time.perf_counter() - started, runner)
 
@@ -132,13 +135,16 @@ def _check_engines(options: FusionOptions) -> None:
         raise EngineUnavailable(options.upscaler, status.reason, status.remedy)
 
 
-def _prepare_output(out: Path) -> None:
+def _prepare_output(location: str) -> None:
     """Create the output folder and remove temporary files a killed run left behind (write_atomic's
     `.fusion-*.tmp`: never a finished result)."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        storage.make_folder(location)
     except OSError as exc:
-        raise OutputError(f"Cannot create the output folder '{out}': {exc.strerror}.") from None
+        raise OutputError(f"Cannot create the output folder '{location}': {exc}.") from None
+    if storage.is_url(location):
+        return
+    out = Path(location)
     if not os.access(out, os.W_OK):
         raise OutputError(f"The output folder '{out}' is not writable. Choose another folder.")
     for leftover in out.rglob(".fusion-*.tmp"):
@@ -146,14 +152,14 @@ def _prepare_output(out: Path) -> None:
 
 
 def _jobs(
-    targets: list[Target], options: FusionOptions, out: Path, fmt: str
+    targets: list[Target], options: FusionOptions, out: str, fmt: str
 ) -> tuple[list[Job], dict[str, Outcome]]:
     """The jobs to run, and an outcome already for each target whose result is there (skipped)."""
     jobs: list[Job] = []
     done: dict[str, Outcome] = {}
     for target in targets:
         output = target.output_file(fmt)
-        if (out / output).is_file():  # written atomically: present means complete
+        if storage.exists(storage.join(out, output)):  # written atomically: present means complete
             done[output] = Outcome(target.path, output, SKIPPED, "the result is already there")
             continue
         try:

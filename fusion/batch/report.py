@@ -5,10 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, fields
-from pathlib import Path
 
+from fusion.batch import storage
 from fusion.batch.work import ERROR, OK, SKIPPED, Outcome
-from fusion.io import write_atomic
 
 REPORT_NAME = "report.csv"
 REPORT_COLUMNS = (
@@ -55,8 +54,8 @@ class BatchReport:
     """Every target's outcome in the order the targets were given, and where report.csv is."""
 
     outcomes: tuple[Outcome, ...]
-    out_dir: Path
-    report_path: Path
+    out_dir: str  # a local folder or an fsspec URL
+    report_path: str
     seconds: float  # wall time of the whole run, start-up included
     runner: str  # "in-process", "2 local processes", "ray (local)", "ray (ray://...)"
 
@@ -75,9 +74,9 @@ class BatchReport:
     def failed(self) -> int:
         return self.count(ERROR)
 
-    def outputs(self) -> list[Path]:
-        """The results present (fused now or skipped because already there)."""
-        return [self.out_dir / o.output for o in self.outcomes if o.status in (OK, SKIPPED)]
+    def outputs(self) -> list[str]:
+        """Where the results are (fused now, or skipped because already there)."""
+        return [storage.join(self.out_dir, o.output) for o in self.outcomes if o.status in (OK, SKIPPED)]
 
     def summary(self) -> dict[str, object]:
         return {
@@ -87,7 +86,7 @@ class BatchReport:
             "skipped": self.skipped,
             "failed": self.failed,
             "seconds": round(self.seconds, 3),
-            "report": str(self.report_path),
+            "report": self.report_path,
             "runner": self.runner,
         }
 
@@ -100,7 +99,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def write_report(path: Path, outcomes: tuple[Outcome, ...]) -> None:
+def write_report(location: str, outcomes: tuple[Outcome, ...]) -> None:
     """report.csv, one row per target, written atomically."""
     assert {f.name for f in fields(Outcome)} == set(REPORT_COLUMNS)
     buffer = io.StringIO()
@@ -108,4 +107,4 @@ def write_report(path: Path, outcomes: tuple[Outcome, ...]) -> None:
     writer.writeheader()
     for outcome in outcomes:
         writer.writerow({name: _cell(getattr(outcome, name)) for name in REPORT_COLUMNS})
-    write_atomic(path, buffer.getvalue().encode("utf-8"))
+    storage.write_bytes(location, buffer.getvalue().encode("utf-8"))

@@ -11,11 +11,11 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from fusion.batch import storage
 from fusion.errors import EngineUnavailable, FusionError, InvalidOptions
 from fusion.identity import check_identity
-from fusion.io import encode_image, write_atomic
+from fusion.io import encode_image
 from fusion.options import FusionOptions
 from fusion.pipeline import FusionResult, fuse
 from fusion.prepared import PreparedSource
@@ -83,7 +83,7 @@ class Fuser:
 
     def __init__(self, source: PreparedSource, out_dir: str, fmt: str, identity: bool = True) -> None:
         self.source = source
-        self.out_dir = Path(out_dir)
+        self.out_dir = out_dir  # a local folder or an fsspec URL
         self.fmt = fmt
         self.identity = identity  # turned off for this worker the first time dlib turns out missing
 
@@ -92,15 +92,16 @@ class Fuser:
         try:
             if job.options is None:
                 raise InvalidOptions(job.problem)
-            result = fuse(self.source, job.target, job.options)
+            target = storage.read_bytes(job.target, "target") if storage.is_url(job.target) else job.target
+            result = fuse(self.source, target, job.options)
             text = {
                 "Software": "face-fusion",
                 "fusion-options": json.dumps(job.options.as_dict()),
                 "fusion-engine": result.engine,
             }
-            destination = self.out_dir / job.output
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(destination, encode_image(result.image, self.fmt, text))
+            storage.write_bytes(
+                storage.join(self.out_dir, job.output), encode_image(result.image, self.fmt, text)
+            )
         except FusionError as exc:
             return Outcome(
                 job.target, job.output, ERROR, str(exc), total_seconds=time.perf_counter() - started
@@ -111,7 +112,7 @@ class Fuser:
             return Outcome(
                 job.target, job.output, ERROR, message, total_seconds=time.perf_counter() - started
             )
-        to_source, to_target = self._identity(job, result)
+        to_source, to_target = self._identity(target, result)
         return Outcome(
             job.target,
             job.output,
@@ -128,7 +129,7 @@ class Fuser:
     def _failed(job: Job, message: str, started: float) -> Outcome:
         return Outcome(job.target, job.output, ERROR, message, total_seconds=time.perf_counter() - started)
 
-    def _identity(self, job: Job, result: FusionResult) -> tuple[float | None, float | None]:
+    def _identity(self, target: str | bytes, result: FusionResult) -> tuple[float | None, float | None]:
         """dlib's distances of the fused face to the source and the target (None, None without dlib
         or when dlib does not find the faces again)."""
         if not self.identity:
@@ -136,7 +137,7 @@ class Fuser:
         try:
             check = check_identity(
                 self.source.pixels,
-                job.target,
+                target,
                 result.image,
                 result.source_face,
                 result.target_faces[0],
@@ -146,6 +147,6 @@ class Fuser:
             self.identity = False
             return None, None
         except FusionError as exc:
-            log.warning("identity check failed on %s: %s", job.target, exc)
+            log.warning("identity check failed: %s", exc)
             return None, None
         return (None, None) if check is None else (check.to_source, check.to_target)
