@@ -104,7 +104,10 @@ def run(
         record(skipped)
     fuser = Fuser(prepared, out, fmt, identity)
     state["first"] = time.perf_counter()
-    if ray:
+    workers = min(workers, max(1, len(jobs)))  # no idle processes or actors
+    if not jobs:
+        runner = "nothing to fuse"
+    elif ray:
         from fusion.batch.ray_job import LOCAL, run_ray  # Ray only when asked for
 
         address = LOCAL if ray is True else str(ray)
@@ -114,9 +117,7 @@ def run(
         from fusion.batch.local import run_local
 
         run_local(jobs, fuser, workers, record)
-        runner = (
-            "in-process" if workers == 1 or len(jobs) <= 1 else f"{min(workers, len(jobs))} local processes"
-        )
+        runner = "in-process" if workers == 1 else f"{workers} local processes"
     ordered = tuple(outcomes[t.output_file(fmt)] for t in target_list)
     report_path = storage.join(out, REPORT_NAME)
     write_report(report_path, ordered)
