@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +96,22 @@ def test_bad_batch_inputs_give_one_clear_message(
             api_name="/batch",
         )
     assert "Traceback" not in server.log()
+
+
+def test_batch_reports_progress_while_it_runs(client: Client, astronaut_path: Path, group_path: Path) -> None:
+    job = client.submit(
+        source=handle_file(str(group_path)),
+        targets=[handle_file(str(astronaut_path))] * 4,
+        resolution="2048",
+        api_name="/batch",
+    )
+    seen: list[tuple[int | None, int | None, str | None]] = []
+    while not job.done():
+        status = job.status()
+        seen += [(p.index, p.length, p.desc) for p in status.progress_data or []]
+        time.sleep(0.02)
+    gallery, _, summary = job.result()
+    assert len(gallery) == 4 and "**4 fused**" in summary
+    assert seen, "no progress reported"
+    assert {length for _, length, _ in seen} == {4}
+    assert any(desc and desc.startswith("Fused ") and " of 4" in desc for _, _, desc in seen)
