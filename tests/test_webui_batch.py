@@ -98,6 +98,21 @@ def test_bad_batch_inputs_give_one_clear_message(
     assert "Traceback" not in server.log()
 
 
+def test_the_apps_pixel_limit_applies_to_the_source_and_every_target(
+    tmp_path: Path, astronaut_path: Path, group_path: Path
+) -> None:
+    with running_server(tmp_path / "data", env={"FUSION_MAX_PIXELS": "300000"}) as small:
+        limited = Client(small.url, verbose=False)
+        for source, target, refused in (
+            (group_path, astronaut_path, "source 't1.jpg' image: 1280x886 pixels"),
+            (astronaut_path, group_path, "target 't1.jpg' image: 1280x886 pixels"),
+        ):
+            with pytest.raises(AppError, match=f"{refused} is over this app's limit of 300,000"):
+                limited.predict(
+                    source=handle_file(str(source)), targets=[handle_file(str(target))], api_name="/batch"
+                )
+
+
 def test_batch_reports_progress_while_it_runs(client: Client, astronaut_path: Path, group_path: Path) -> None:
     job = client.submit(
         source=handle_file(str(group_path)),

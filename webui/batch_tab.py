@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import gradio as gr
 
-from fusion import EXTENSIONS, FusionOptions, InvalidImage, InvalidOptions, write_atomic
+from fusion import EXTENSIONS, FusionOptions, InvalidImage, InvalidOptions, header_size, write_atomic
 from fusion.batch import ERROR, BatchProgress, BatchReport, run
 from fusion.options import FITS, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.handlers import user_errors
@@ -72,6 +72,18 @@ def unpack_targets(uploads: list[str], folder: Path, max_file_bytes: int) -> int
             "target", f"more than {MAX_TARGETS} photos", f"Send at most {MAX_TARGETS} at a time"
         )
     return count
+
+
+def check_pixels(paths: list[Path], limit: int, role: str) -> None:
+    """The app's pixel limit (it may be set below the library's) for every photo, before any work."""
+    for path in paths:
+        size = header_size(path)
+        if size is not None and size[0] * size[1] > limit:
+            raise InvalidImage(
+                f"{role} '{path.name}'",
+                f"{size[0]}x{size[1]} pixels is over this app's limit of {limit:,} pixels",
+                "Downscale the photo first",
+            )
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -156,6 +168,8 @@ class BatchHandler:
                 }
             )
             count = unpack_targets(list(targets), Path(inbox), self.settings.max_file_bytes)
+            check_pixels([Path(source)], self.settings.max_pixels, "source")
+            check_pixels(sorted(Path(inbox).iterdir()), self.settings.max_pixels, "target")
             progress((0, count), desc="Fusing", unit="photos")
 
             def tell(event: BatchProgress) -> None:
