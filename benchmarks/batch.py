@@ -154,7 +154,7 @@ def main() -> int:
     )
     print(
         f"{'way':38s} {'wall s':>7s} {'img/s':>6s} {'s/img':>6s} {'vs loop':>7s} "
-        f"{'steady img/s':>12s} {'start-up s':>10s}"
+        f"{'steady img/s':>12s} {'steady vs loop':>14s} {'start-up s':>10s}"
     )
     for row in rows:
         per_image = float(row["seconds"]) / args.targets  # type: ignore[arg-type]
@@ -163,11 +163,13 @@ def main() -> int:
             images_per_second=round(args.targets / float(row["seconds"]), 3),  # type: ignore[arg-type]
             seconds_per_image=round(per_image, 4),
             relative_to_loop=round(per_image / baseline, 3),
+            steady_relative_to_loop=round(float(row["steady_seconds"]) / args.targets / baseline, 3),  # type: ignore[arg-type]
             steady_images_per_second=round(steady, 3),
         )
         print(
             f"{row['way']!s:38s} {row['seconds']:7.2f} {row['images_per_second']:6.2f} {per_image:6.3f} "
-            f"{row['relative_to_loop']:7.2f} {steady:12.2f} {row['startup_seconds']:10.2f}"
+            f"{row['relative_to_loop']:7.2f} {steady:12.2f} {row['steady_relative_to_loop']:14.2f} "
+            f"{row['startup_seconds']:10.2f}"
         )
     if ray_start is not None:
         ray_row = rows[-1]
