@@ -30,6 +30,7 @@ from fusion.io import (
 )
 from fusion.options import FusionOptions
 from fusion.pipeline import FusionResult, fuse
+from fusion.prepared import PreparedSource, prepare_source
 from fusion.samples import sample_path
 from fusion.upscale import availability as upscaler_availability
 
@@ -53,6 +54,7 @@ __all__ = [
     "InvalidOptions",
     "NoFaceFound",
     "OutputError",
+    "PreparedSource",
     "auto_engine",
     "check_identity",
     "decode_image",
@@ -63,6 +65,7 @@ __all__ = [
     "format_for_path",
     "fuse",
     "header_size",
+    "prepare_source",
     "sample_path",
     "upscaler_availability",
     "write_atomic",

@@ -1,4 +1,5 @@
-"""Command line: `python -m fusion fuse --source S --target T --out O [options]`.
+"""Command line: `python -m fusion fuse --source S --target T --out O [options]`; `batch` (one source
+into many targets, fusion.batch.cli) and `models` (fusion.models.cli).
 
 Exit codes: 0 success, 1 internal error, 2 bad arguments or input (one line on stderr), 3 no face
 found, 4 engine unavailable or refused the photos, 5 output could not be written. The fusion flags
@@ -14,7 +15,16 @@ import sys
 from collections.abc import Sequence
 
 from fusion import encode_image, format_for_path, fuse, write_atomic
-from fusion.errors import EngineFailed, EngineUnavailable, FusionError, NoFaceFound, OutputError
+from fusion.batch.cli import add_parser as add_batch_parser
+from fusion.batch.cli import run as run_batch
+from fusion.errors import (
+    ClusterUnavailable,
+    EngineFailed,
+    EngineUnavailable,
+    FusionError,
+    NoFaceFound,
+    OutputError,
+)
 from fusion.models.cli import add_parser as add_models_parser
 from fusion.models.cli import run as run_models
 from fusion.options import CONTROLS, OUTPUT_FORMATS, FusionOptions
@@ -25,6 +35,7 @@ _EXIT_CODES = (
     (NoFaceFound, EXIT_NO_FACE),
     (EngineUnavailable, EXIT_ENGINE),
     (EngineFailed, EXIT_ENGINE),
+    (ClusterUnavailable, EXIT_ENGINE),
     (OutputError, EXIT_OUTPUT),
     (FusionError, EXIT_BAD_INPUT),
 )
@@ -37,10 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     fuse.add_argument("--source", required=True, help="photo with the face to use")
     fuse.add_argument("--target", required=True, help="photo to put the face into")
     fuse.add_argument("--out", required=True, help="output file (.png, .jpg or .webp)")
+    add_option_flags(fuse)
+    fuse.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from --out)")
+    fuse.add_argument("--json", action="store_true", help="print timings, warnings and face boxes as JSON")
+    add_batch_parser(commands, add_option_flags)
+    add_models_parser(commands)
+    return parser
+
+
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per fusion option (fusion.options.CONTROLS), the library's defaults as defaults."""
     defaults = FusionOptions()
     for control in CONTROLS:
         kind = float if control.low is not None else str
-        fuse.add_argument(
+        parser.add_argument(
             control.flag,
             dest=control.name,
             type=kind,
@@ -48,10 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
             choices=control.choices or None,
             help=control.help,
         )
-    fuse.add_argument("--format", choices=OUTPUT_FORMATS, help="output format (default: from --out)")
-    fuse.add_argument("--json", action="store_true", help="print timings, warnings and face boxes as JSON")
-    add_models_parser(commands)
-    return parser
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
@@ -84,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return run_models(args)
+        if args.command == "batch":
+            return run_batch(args)
         return _run_fuse(args)
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)

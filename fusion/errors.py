@@ -80,3 +80,12 @@ class EngineFailed(FusionError):
 
 class OutputError(FusionError):
     """The result could not be written (folder not writable, disk full)."""
+
+
+class ClusterUnavailable(FusionError):
+    """A batch asked for Ray, and Ray is not installed or its cluster cannot be reached."""
+
+    def __init__(self, reason: str, remedy: str) -> None:
+        self.reason = reason
+        self.remedy = remedy
+        super().__init__(f"Ray is not available: {reason}. {remedy}")

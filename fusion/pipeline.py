@@ -19,6 +19,7 @@ from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, qualit
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
 from fusion.postprocess import OutputPlan, lay_out, plan_output
+from fusion.prepared import PreparedSource, prepare_source
 from fusion.retouch import smooth_skin
 from fusion.upscale import detailed_source
 from fusion.upscale import require as require_upscaler
@@ -94,25 +95,28 @@ def _detail_warnings(
     return notes
 
 
-def fuse(source: ImageInput, target: ImageInput, options: FusionOptions | None = None) -> FusionResult:
-    """Fuse the source's face into the target photo. Raises a FusionError subclass on bad input."""
+def fuse(
+    source: ImageInput | PreparedSource, target: ImageInput, options: FusionOptions | None = None
+) -> FusionResult:
+    """Fuse the source's face into the target photo. Raises a FusionError subclass on bad input.
+
+    `source` may be a PreparedSource (fusion.prepare_source): decoded once, its faces found once, for
+    fusing one source into many targets; the result is the same as from the photo itself."""
     options = options or FusionOptions()
     prepare_lab_in_background()
     watch = _Stopwatch()
     engine, engine_notes = resolve_engine(options.engine)
     require_upscaler(options.upscaler)
     with watch.stage("decode"):
-        source_decoded = decode_image(source, "source")
+        prepared = source if isinstance(source, PreparedSource) else prepare_source(source)
         target_decoded = decode_image(target, "target")
-    source_image, target_image = source_decoded.pixels, target_decoded.pixels
-    notes = list(engine_notes + source_decoded.warnings + target_decoded.warnings)
+    source_image, target_image = prepared.pixels, target_decoded.pixels
+    notes = list(engine_notes + prepared.warnings + target_decoded.warnings)
 
     with watch.stage("detect"):
         # Face indices refer to a thorough detection (every face, largest first); the largest face
         # alone is found by the fast pass, so index 0 skips the slow one.
-        source_faces = detect_faces(
-            source_image, options.working_limit, options.source_face != 0, options.detector
-        )
+        source_faces = prepared.faces(options.working_limit, options.source_face != 0, options.detector)
         source_face = choose_faces(source_faces, options.source_face, "source")[0]
         target_faces = choose_faces(
             detect_faces(target_image, options.working_limit, options.target_face != 0, options.detector),

@@ -11,6 +11,7 @@ import gradio as gr
 
 from fusion import FusionError, sample_path
 from fusion.options import FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from webui.batch_tab import add_batch_tab
 from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset_handler
 from webui.i18n import I18N, t
 from webui.presets import PRESET_FIELDS, PRESETS
@@ -95,7 +96,12 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
     handlers = Handlers(output_dir, force_cpu=force_cpu, settings=settings)
     # Gradio's own copies of uploads and outputs go after the same retention time as our results.
     delete_cache = (settings.cache_check_seconds, settings.retention_seconds)
-    with gr.Blocks(title="Face fusion", delete_cache=delete_cache) as demo:
+    # Two tabs: the single fusion below, and the Batch tab (webui/batch_tab.py) added after it.
+    with (
+        gr.Blocks(title="Face fusion", delete_cache=delete_cache) as demo,
+        gr.Tabs() as tabs,
+        gr.Tab(t("tab_fuse"), id="fuse"),
+    ):
         gr.Markdown(t("intro"))
         with gr.Row(equal_height=False):
             source, source_faces, source_face = _photo_column("source", [("0", "0")])
@@ -241,6 +247,8 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             concurrency_limit=settings.concurrency,
             show_progress="minimal",
         )
+    with demo, tabs:
+        add_batch_tab(handlers.output_dir, settings, force_cpu, FUSION_QUEUE, pass_upload_path)
     demo.queue(max_size=settings.max_queue, default_concurrency_limit=1)
     return demo
 

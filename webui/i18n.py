@@ -100,6 +100,19 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Examples: source face → target photo (photos that ship with installed packages)",
         "示例：源人脸 → 目标照片（随已安装软件包附带的照片）",
     ),
+    # The Batch tab (webui/batch_tab.py).
+    "tab_fuse": ("Fuse", "融合"),
+    "tab_batch": ("Batch", "批量"),
+    "batch_intro": (
+        "One **source face** into many **target photos**: add the photos (or one ZIP of them), choose "
+        "the options and press **Fuse all**. A photo that fails is listed with the reason; the rest go on.",
+        "一张**源人脸**融合到多张**目标照片**：添加照片（或一个 ZIP），选择参数后点击**全部融合**。"
+        "失败的照片会列出原因，其余照片继续处理。",
+    ),
+    "batch_targets": ("Target photos (several files or a ZIP)", "目标照片（多个文件或一个 ZIP）"),
+    "batch_run": ("Fuse all", "全部融合"),
+    "batch_gallery": ("Results", "结果"),
+    "batch_zip": ("All results and report.csv (ZIP)", "全部结果与 report.csv（ZIP）"),
 }
 
 EN = {key: texts[0] for key, texts in _TEXTS.items()}
