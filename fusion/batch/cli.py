@@ -12,12 +12,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from fusion.batch import SKIPPED, BatchProgress, BatchReport
 from fusion.batch import run as run_batch
 from fusion.options import CONTROLS, OUTPUT_FORMATS, FusionOptions
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 EXIT_SOME_FAILED = 6
 
@@ -79,6 +81,8 @@ class _Bar:
         if self.bar is None:
             description = f"fusing ({self.skipped} skipped)" if self.skipped else "fusing"
             total = event.total - self.skipped
+            from tqdm import tqdm  # only when a batch runs: it costs a single fuse's start ~35 ms
+
             self.bar = tqdm(total=total, unit="img", desc=description, file=sys.stderr, dynamic_ncols=True)
         self.bar.update(1)
         if event.outcome.status == "error":
