@@ -11,6 +11,8 @@ import threading
 import cv2
 import numpy as np
 
+from fusion.geometry import fill_parts
+
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
 LIGHTING_SPREAD = 30.0  # how far (in levels) the lighting offset may stray from its median
@@ -75,13 +77,6 @@ _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
 
 
-def _polygons(points_small: np.ndarray, size: tuple[int, int], parts: tuple[list[int], ...]) -> np.ndarray:
-    mask = np.zeros((size[1], size[0]), np.uint8)
-    for part in parts:
-        cv2.fillConvexPoly(mask, cv2.convexHull(points_small[part].astype(np.float32)).astype(np.int32), 1)
-    return mask
-
-
 def _colour_likelihood(lab: np.ndarray, sample: np.ndarray, floor: tuple[float, ...]) -> np.ndarray:
     """0..1 per pixel: how close to the Lab colour of the pixels where `sample` is set (`floor`:
     the least spread allowed per channel, so that a sample of one tone does not reject the rest)."""
@@ -108,13 +103,13 @@ def _skin_agreement(
     compared with the cheeks'; below them colour only (a shadowed cheek is still skin); on the
     lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
-    cheeks = _polygons(points_small, size, _CHEEKS)
-    lips = _polygons(points_small, size, (_LIPS_OUTER,))
-    inside_mouth = _polygons(points_small, size, (_LIPS_INNER,))
+    cheeks = fill_parts(points_small, size[1], size[0], _CHEEKS)
+    lips = fill_parts(points_small, size[1], size[0], (_LIPS_OUTER,))
+    inside_mouth = fill_parts(points_small, size[1], size[0], (_LIPS_INNER,))
     grow = 2 * max(1, round(0.03 * face_size / factor)) + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
     lip_zone = cv2.dilate(lips, kernel) > 0
-    always = cv2.dilate(_polygons(points_small, size, _EYES_AND_BROWS), kernel) | inside_mouth
+    always = cv2.dilate(fill_parts(points_small, size[1], size[0], _EYES_AND_BROWS), kernel) | inside_mouth
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     for image in images:

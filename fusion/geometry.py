@@ -9,8 +9,24 @@ import numpy as np
 
 BROWS = slice(17, 27)
 CHIN = 8
+# Parts of the 68-point layout that are not skin: each brow, each eye, the outer lips.
+FEATURE_PARTS = (
+    list(range(17, 22)),
+    list(range(22, 27)),
+    list(range(36, 42)),
+    list(range(42, 48)),
+    list(range(48, 60)),
+)
 # How far above each brow point (17..26) the forehead points sit, as a fraction of brow-to-chin height.
 _FOREHEAD_LIFT = np.array([0.10, 0.16, 0.20, 0.23, 0.24, 0.24, 0.23, 0.20, 0.16, 0.10], np.float32)
+
+
+def fill_parts(points: np.ndarray, height: int, width: int, parts: tuple[list[int], ...]) -> np.ndarray:
+    """(height, width) uint8, 1 inside the convex hull of each part's points (a list of indices)."""
+    mask = np.zeros((height, width), np.uint8)
+    for part in parts:
+        cv2.fillConvexPoly(mask, cv2.convexHull(points[part].astype(np.float32)).astype(np.int32), 1)
+    return mask
 
 
 def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:

@@ -6,19 +6,15 @@ import cv2
 import numpy as np
 
 from fusion.blend import composite
-
-# Regions kept sharp when smoothing skin (indices into the 68 landmarks).
-_FEATURES = (range(36, 42), range(42, 48), range(17, 22), range(22, 27), range(48, 60))
+from fusion.geometry import FEATURE_PARTS, fill_parts
 
 
 def _skin_mask(face_mask: np.ndarray, landmarks_local: np.ndarray, face_size: float) -> np.ndarray:
-    keep_sharp = np.zeros(face_mask.shape, np.uint8)
-    for region in _FEATURES:
-        hull = cv2.convexHull(landmarks_local[list(region)].astype(np.int32))
-        cv2.fillConvexPoly(keep_sharp, hull, 255)
+    """The face mask without the eyes, brows and lips (kept sharp when smoothing skin)."""
+    keep_sharp = fill_parts(landmarks_local, face_mask.shape[0], face_mask.shape[1], FEATURE_PARTS)
     grow = max(3, round(face_size * 0.03)) | 1
     keep_sharp = cv2.dilate(keep_sharp, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    sharp = cv2.GaussianBlur(keep_sharp.astype(np.float32) / 255.0, (0, 0), grow / 2.0)
+    sharp = cv2.GaussianBlur(keep_sharp.astype(np.float32), (0, 0), grow / 2.0)
     return face_mask * (1.0 - sharp)
 
 

@@ -16,12 +16,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from fusion.geometry import FEATURE_PARTS, fill_parts
+
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
 GAIN_RANGE = (0.3, 1.8)  # how far the face's own detail layer is scaled down or up
 GRAIN_SEED = 20261123
 SAMPLES = 100_000  # statistics are taken on at most about this many skin pixels (a regular grid)
-_FEATURES = (list(range(17, 22)), list(range(22, 27)), list(range(36, 42)), list(range(42, 48)))
-_MOUTH = list(range(48, 60))
 
 
 def skin_region(points: np.ndarray, width: int, height: int, face_size: float) -> np.ndarray:
@@ -32,11 +32,8 @@ def skin_region(points: np.ndarray, width: int, height: int, face_size: float) -
     small = points / factor
     centre = small[[27, 30, 33]].mean(axis=0)
     inner = centre + (small[:68] - centre) * 0.9
-    mask = np.zeros((size[1], size[0]), np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(inner.astype(np.float32)).astype(np.int32), 1)
-    features = np.zeros_like(mask)
-    for part in (*_FEATURES, _MOUTH):
-        cv2.fillConvexPoly(features, cv2.convexHull(small[part].astype(np.float32)).astype(np.int32), 1)
+    mask = fill_parts(inner, size[1], size[0], (list(range(68)),))
+    features = fill_parts(small, size[1], size[0], FEATURE_PARTS)
     grow = max(3, 2 * round(0.06 * face_size / factor) + 1)
     features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     skin = ((mask > 0) & (features == 0)).astype(np.uint8)

@@ -11,7 +11,9 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,3 +54,21 @@ def shared_faces() -> Path:
     if not (SHARED_FACES / "obama.jpg").is_file():
         pytest.skip("../shared/faces is not present on this machine")
     return SHARED_FACES
+
+
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The web app, started for one test module in a data folder of its own (a module that needs
+    other flags, e.g. --auth, defines its own `server`)."""
+    from webui_helpers import running_server
+
+    with running_server(tmp_path_factory.mktemp(request.module.__name__)) as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def client(server: Any) -> Any:
+    """A gradio_client on this module's `server`."""
+    from gradio_client import Client
+
+    return Client(server.url, verbose=False)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webui_helpers import ROOT, Server, running_server
+from webui_helpers import ROOT, Server
 
 from fusion.samples import sample_path
 
@@ -55,12 +55,6 @@ if CHROMIUM is None:
         "chromium is not installed (CI installs it with apt-get install chromium; so can you)",
         allow_module_level=True,
     )
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("webui-browser")) as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from PIL import Image
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from test_bad_inputs import CASES, Case  # noqa: E402
-from webui_helpers import Server, running_server  # noqa: E402
+from webui_helpers import Server  # noqa: E402
 
 from fusion.samples import sample_path  # noqa: E402
 
@@ -28,17 +27,6 @@ WEB_NEEDLES = {"12 MB file": r"(?i)exceeds|too large|413|size"}
 # A float array has no file form: an upload is always bytes.
 NOT_UPLOADABLE = {"float array"}
 WEB_CASES = [case for case in CASES if case.name not in NOT_UPLOADABLE]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("webui-bad")) as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Client:
-    return Client(server.url, verbose=False)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -19,17 +18,6 @@ from webui_helpers import Server, running_server  # noqa: E402
 from fusion import FusionOptions, decode_image, fuse  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("webui-batch")) as launched:
-        yield launched
-
-
-@pytest.fixture(scope="module")
-def client(server: Server) -> Client:
-    return Client(server.url, verbose=False)
 
 
 def _jpeg(rgb: np.ndarray) -> bytes:

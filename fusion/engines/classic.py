@@ -27,6 +27,7 @@ from fusion.errors import Availability
 from fusion.geometry import (
     apply_affine,
     border_anchors,
+    fill_parts,
     folds,
     invert_affine,
     piecewise_affine_maps,
@@ -82,8 +83,7 @@ def keeps_target_mouth(
 
 def _without_mouth(mask: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
     """The mask with a feathered hole over the lips (grown a little), where the target shows."""
-    hole = np.zeros(mask.shape, np.float32)
-    cv2.fillConvexPoly(hole, cv2.convexHull(points[48:60].astype(np.float32)).astype(np.int32), 1.0)
+    hole = fill_parts(points, mask.shape[0], mask.shape[1], (list(range(48, 60)),)).astype(np.float32)
     grow = 2 * max(1, round(0.04 * face_size)) + 1
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     hole = cv2.GaussianBlur(hole, (0, 0), max(1.0, 0.03 * face_size))
@@ -174,7 +174,8 @@ class ClassicEngine:
         crop, origin, out_local = region.crop, region.origin, region.local
         height, width = crop.shape[:2]
 
-        background = _morph_target(crop, target_points - np.array(origin, np.float32), out_local)
+        target_local = target_points - np.array(origin, np.float32)
+        background = _morph_target(crop, target_local, out_local)
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
         if keep_mouth:
@@ -193,7 +194,7 @@ class ClassicEngine:
         # The target's skin detail, measured on the crop itself: the morph's resampling softens it.
         # Where the mask holds only: an object over either face is not skin.
         visible = mask > 0.5
-        target_skin = skin_region(target_points - np.array(origin, np.float32), width, height, face_size)
+        target_skin = skin_region(target_local, width, height, face_size)
         wanted = detail_energy(crop, target_skin & visible)
         face = match_texture(face, skin_region(out_local, width, height, face_size) & visible, wanted)
         pixels = composite(background, face, mask)
