@@ -11,7 +11,8 @@ import threading
 import cv2
 import numpy as np
 
-from fusion.geometry import fill_parts
+from fusion.geometry import face_size as size_of_face
+from fusion.geometry import fill_parts, side_weight, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -72,9 +73,30 @@ def face_mask(
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+TURNED_AWAY = 0.3  # a turn (geometry.turn) past which the far cheek is not sampled
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
 _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
+
+
+def _near_side(points: np.ndarray, size: tuple[int, int], face_size: float) -> np.ndarray:
+    """(h, w) float32: 1 except, on a turned face (past TURNED_AWAY), beyond a tenth of a face past
+    the midline on the side turned away, where the background starts within the outline."""
+    facing = turn(points[:68])
+    if abs(facing) <= TURNED_AWAY:
+        return np.ones((size[1], size[0]), np.float32)
+    side = side_weight(points, size[0], size[1], 0.1 * face_size)  # 1 on the side of points 0..3
+    near = side if facing > 0 else 1.0 - side
+    return np.clip(near * 2.0, 0.0, 1.0)  # 1 from 0.05 face past the midline to the near side
+
+
+def _near_cheeks(facing: float) -> tuple[list[int], ...]:
+    """The cheeks to sample skin from, given the face's turn (geometry.turn)."""
+    if facing < -TURNED_AWAY:
+        return (_CHEEKS[1],)
+    if facing > TURNED_AWAY:
+        return (_CHEEKS[0],)
+    return _CHEEKS
 
 
 def _colour_likelihood(lab: np.ndarray, sample: np.ndarray, floor: tuple[float, ...]) -> np.ndarray:
@@ -103,13 +125,17 @@ def _skin_agreement(
     compared with the cheeks'; below them colour only (a shadowed cheek is still skin); on the
     lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
-    cheeks = fill_parts(points_small, size[1], size[0], _CHEEKS)
+    # A cheek turned away is a sliver with the background beside it: sample only the near one then.
+    facing = turn(points[:68])
+    cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(facing))
+    near = _near_side(points_small, size, face_size / factor)
     lips = fill_parts(points_small, size[1], size[0], (_LIPS_OUTER,))
     inside_mouth = fill_parts(points_small, size[1], size[0], (_LIPS_INNER,))
     grow = 2 * max(1, round(0.03 * face_size / factor)) + 1
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
     lip_zone = cv2.dilate(lips, kernel) > 0
     always = cv2.dilate(fill_parts(points_small, size[1], size[0], _EYES_AND_BROWS), kernel) | inside_mouth
+    always &= near > 0.5  # a turned-away eye's outline reaches past the face into the background
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     for image in images:
@@ -129,14 +155,15 @@ def _skin_agreement(
     below = cv2.morphologyEx(
         below, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
     )
-    below = np.maximum(below, always.astype(np.float32))
     brows = points_small[17:27].mean(axis=0)
     up = brows - points_small[8]
     up /= max(float(np.linalg.norm(up)), 1e-6)
     ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
     band = np.clip(height_above / (0.06 * face_size / factor) + 0.3, 0.0, 1.0)
-    return band * above + (1.0 - band) * below
+    # Eyes, brows and the mouth's inside count on either side of the line (a turned head's near
+    # brow rises above it).
+    return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32))
 
 
 def _inner_face_weight(
@@ -149,6 +176,7 @@ def _inner_face_weight(
     hull = cv2.convexHull(((centre + (inner - centre) * 0.85) / factor).astype(np.float32)).astype(np.int32)
     weight = np.zeros((size[1], size[0]), np.float32)
     cv2.fillConvexPoly(weight, hull, 1.0)
+    weight *= _near_side(points / factor, size, size_of_face(points[:68]) / factor) > 0.5
     if visible is not None:
         weight *= cv2.resize(visible, size, interpolation=cv2.INTER_AREA) > 0.5
     return weight

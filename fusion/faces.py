@@ -15,7 +15,7 @@ import numpy as np
 
 from fusion import dlib_faces, mediapipe_faces
 from fusion.errors import Availability, FaceIndexOutOfRange, NoFaceFound
-from fusion.geometry import face_size, five_points_from_68
+from fusion.geometry import MIRROR_68, face_size, five_points_from_68, turn
 from fusion.io import ImageInput, decode_image
 from fusion.options import Detector
 
@@ -55,6 +55,19 @@ class Face:
         box = (round(x0 * sx), round(y0 * sy), round(x1 * sx), round(y1 * sy))
         mesh = None if self.mesh is None else (self.mesh * np.array([sx, sy, sx], np.float32))
         return Face(box, (self.landmarks * np.array([sx, sy], np.float32)).astype(np.float32), mesh)
+
+    def mirrored(self, image_width: int) -> Face:
+        """This face in the photo flipped left to right: points renumbered so that each keeps its
+        meaning (the left eye's corner is again a left eye's corner)."""
+        x0, y0, x1, y1 = self.box
+        flip = np.array([image_width - 1, 0], np.float32)
+        sign = np.array([-1, 1], np.float32)
+        landmarks = (flip + sign * self.landmarks[MIRROR_68]).astype(np.float32)
+        mesh = None
+        if self.mesh is not None:
+            mesh = self.mesh[mediapipe_faces.MESH_MIRROR].copy()
+            mesh[:, 0] = image_width - 1 - mesh[:, 0]
+        return Face((image_width - x1, y0, image_width - x0, y1), landmarks, mesh)
 
     def as_dict(self) -> dict[str, object]:
         return {"box": list(self.box), "yaw_degrees": round(estimate_yaw(self.landmarks), 1)}
@@ -111,13 +124,8 @@ def choose_faces(faces: list[Face], index: int | str, role: str) -> list[Face]:
 
 
 def estimate_yaw(landmarks: np.ndarray) -> float:
-    """Approximate head yaw in degrees from where the nose sits between the cheek contour points."""
-    left, right, nose = landmarks[1, 0], landmarks[15, 0], landmarks[30, 0]
-    span = right - left
-    if span <= 1e-3:
-        return 90.0
-    offset = 2.0 * (nose - left) / span - 1.0
-    return math.degrees(math.asin(float(np.clip(offset, -1.0, 1.0))))
+    """Approximate head yaw in degrees, from where the nose tip sits between the cheek contours."""
+    return math.degrees(math.asin(turn(landmarks)))
 
 
 def blur_variance(image: np.ndarray, face: Face) -> float:

@@ -17,6 +17,13 @@ FEATURE_PARTS = (
     list(range(42, 48)),
     list(range(48, 60)),
 )
+# Each of the 68 points' mirror image across the face's midline (the left eye's outer corner for the
+# right eye's, and so on): the landmarks of a face seen in a mirror.
+MIRROR_68 = np.array([
+    *range(16, -1, -1), *range(26, 16, -1), 27, 28, 29, 30, 35, 34, 33, 32, 31,
+    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
+    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65,
+])  # fmt: skip
 # How far above each brow point (17..26) the forehead points sit, as a fraction of brow-to-chin height.
 _FOREHEAD_LIFT = np.array([0.10, 0.16, 0.20, 0.23, 0.24, 0.24, 0.23, 0.20, 0.16, 0.10], np.float32)
 
@@ -35,6 +42,31 @@ def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:
     up = brows.mean(axis=0) - landmarks_68[CHIN]
     forehead = brows + _FOREHEAD_LIFT[:, None] * up[None, :]
     return np.vstack([landmarks_68, forehead]).astype(np.float32)
+
+
+def turn(landmarks_68: np.ndarray) -> float:
+    """How far the head is turned, -1..1: (left - right) / (left + right) of the jaw's distances
+    from the nose tip along the eye line. 0 for a frontal face; toward -1 when the side of points
+    0..3 (the image's left on a frontal face) turns away, and toward 1 for the other side."""
+    across = landmarks_68[45] - landmarks_68[36]
+    across = across / max(float(np.linalg.norm(across)), 1e-6)
+    left = max(0.0, float(((landmarks_68[30] - landmarks_68[0:4]) @ across).mean()))
+    right = max(0.0, float(((landmarks_68[13:17] - landmarks_68[30]) @ across).mean()))
+    return (left - right) / max(left + right, 1e-6)
+
+
+def side_weight(points: np.ndarray, width: int, height: int, softness: float) -> np.ndarray:
+    """(h, w) float32: 1 on the side of points 0..3 of the face's midline (nose bridge to chin,
+    68-point layout), 0 on the other side, a linear step `softness` pixels wide along it."""
+    middle = points[[27, 28, 29, 30, 33, 51, 57, 8]]
+    centre = middle.mean(axis=0)
+    _, _, axes = np.linalg.svd(middle - centre)
+    normal = np.array([-axes[0, 1], axes[0, 0]], np.float32)
+    if float((points[36] - points[45]) @ normal) < 0:  # toward the eye of that side (its jaw may
+        normal = -normal  # lie behind the nose on a turned head)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    distance = (xs - centre[0]) * normal[0] + (ys - centre[1]) * normal[1]
+    return np.clip(0.5 + distance / max(softness, 1e-3), 0.0, 1.0)
 
 
 def face_crop_box(points: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -110,16 +142,40 @@ def delaunay_triangles(points: np.ndarray) -> np.ndarray:
     return np.array(triangles, np.int64).reshape(-1, 3)
 
 
-def folds(dst_points: np.ndarray, src_points: np.ndarray) -> bool:
-    """Whether a piecewise-affine map from `dst_points` to `src_points` turns any of its triangles
-    over (a mirrored triangle smears the picture); similarity transforms never do."""
+def folded_triangles(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
+    """(F, 3) vertex indices of the triangles (Delaunay on `dst_points`) that a piecewise-affine map
+    from `dst_points` to `src_points` turns over: a mirrored triangle smears the picture."""
     triangles = delaunay_triangles(dst_points)
 
     def signed_areas(points: np.ndarray) -> np.ndarray:
         a, b, c = (points[triangles[:, k]].astype(np.float64) for k in range(3))
         return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
-    return bool(np.any(signed_areas(dst_points) * signed_areas(src_points) <= 0))
+    return triangles[signed_areas(dst_points) * signed_areas(src_points) <= 0]
+
+
+def folds(dst_points: np.ndarray, src_points: np.ndarray) -> bool:
+    """Whether a piecewise-affine map from `dst_points` to `src_points` turns any triangle over
+    (similarity transforms never do)."""
+    return len(folded_triangles(dst_points, src_points)) > 0
+
+
+def unfolding(dst_points: np.ndarray, src_points: np.ndarray, first: np.ndarray, fixed: int) -> np.ndarray:
+    """Indices of the points to keep so that the map from `dst_points` to `src_points` turns no
+    triangle over: the point in the most folded triangles is left out, again and again, those in
+    `first` before the others when as many, those from index `fixed` on never (on a turned head, the
+    far side's outline points cross the nose's)."""
+    keep = np.arange(len(dst_points))
+    preference = np.zeros(len(dst_points))
+    preference[first] = 0.5
+    preference[fixed:] = -np.inf
+    while len(keep) > 3:
+        folded = folded_triangles(dst_points[keep], src_points[keep])
+        if not len(folded):
+            break
+        counts = np.bincount(keep[folded.ravel()], minlength=len(dst_points)) + preference
+        keep = keep[keep != int(np.argmax(counts))]
+    return keep
 
 
 def piecewise_affine_maps(

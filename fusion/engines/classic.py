@@ -24,6 +24,7 @@ from fusion.blend import (
 )
 from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.errors import Availability
+from fusion.faces import Face
 from fusion.geometry import (
     apply_affine,
     border_anchors,
@@ -31,7 +32,10 @@ from fusion.geometry import (
     folds,
     invert_affine,
     piecewise_affine_maps,
+    side_weight,
     similarity_transform,
+    turn,
+    unfolding,
     with_forehead,
 )
 from fusion.texture import detail_energy, match_texture, skin_region
@@ -45,6 +49,25 @@ INNER_MESH_POINTS = [
     *(6, 195, 1, 129, 358, 48, 278),
     *(199, 175, 201, 421, 208, 428),
 ]
+
+
+def _layout(face: Face, dense: bool) -> np.ndarray:
+    """The points the engine works with: 68 landmarks, 10 forehead points, and (`dense`) the
+    mesh's inner points."""
+    points = with_forehead(face.landmarks)
+    if dense and face.mesh is not None:
+        return np.vstack([points, face.mesh[INNER_MESH_POINTS, :2]]).astype(np.float32)
+    return points
+
+
+SHAPE_TURN = (0.3, 1.2)  # turn difference from which the shape morph fades, and where it would be gone
+
+
+def _shape_trust(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> float:
+    """1 for faces turned alike, fading to 0 as their turns part (see SHAPE_TURN)."""
+    low, high = SHAPE_TURN
+    difference = abs(turn(source_landmarks) - turn(target_landmarks))
+    return float(np.clip((high - difference) / (high - low), 0.0, 1.0))
 
 
 def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_size: float) -> np.ndarray:
@@ -90,6 +113,13 @@ def _without_mouth(mask: np.ndarray, points: np.ndarray, face_size: float) -> np
     return mask * (1.0 - hole)
 
 
+def _unfolded(dst_points: np.ndarray, src_points: np.ndarray, anchors_from: int) -> np.ndarray:
+    """Which points a map keeps: those that turn a triangle over are left out, outline and mesh
+    points first; the crop's anchors always stay."""
+    outline = np.r_[0:17, 68:anchors_from]
+    return unfolding(dst_points, src_points, outline, anchors_from)
+
+
 def _warp_source(
     source: np.ndarray,
     source_points: np.ndarray,
@@ -118,7 +148,8 @@ def _warp_source(
         window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
         src_local = src_local * np.array([size[0] / (sx1 - sx0), size[1] / (sy1 - sy0)], np.float32)
     dst_all = np.vstack([out_points_local, anchors])
-    map_x, map_y = piecewise_affine_maps(dst_all, src_local, width, height)
+    keep = _unfolded(dst_all, src_local, len(out_points_local))
+    map_x, map_y = piecewise_affine_maps(dst_all[keep], src_local[keep], width, height)
     interpolation = cv2.INTER_CUBIC if source_per_output < 0.8 else cv2.INTER_LINEAR
     warped = cv2.remap(window, map_x, map_y, interpolation, borderMode=cv2.BORDER_REFLECT)
     if source_per_output < 0.8:
@@ -128,13 +159,33 @@ def _warp_source(
     return warped
 
 
+MIRROR_TURN = (0.3, 0.6)  # how much more the source is turned than the target: no mirror .. all mirror
+
+
+def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> tuple[float, float]:
+    """How much of each side (that of points 0..3, that of 13..16) the mirrored source should fill.
+
+    A side turned away from the camera is foreshortened or hidden, and beyond it lies the
+    background: stretched onto a target that shows that side, it smears. The source's other side,
+    mirrored, shows it instead, when the source is turned that way well past the target.
+    """
+    source_turn, target_turn = turn(source_landmarks), turn(target_landmarks)
+    low, high = MIRROR_TURN
+
+    def share(excess: float) -> float:
+        x = min(1.0, max(0.0, (excess - low) / (high - low)))
+        return x * x * (3.0 - 2.0 * x)
+
+    return share(-source_turn - max(0.0, -target_turn)), share(source_turn - max(0.0, target_turn))
+
+
 def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray) -> np.ndarray:
     """The target crop reshaped so its landmarks move to `out_local`; the crop border stays put."""
     height, width = crop.shape[:2]
     anchors = border_anchors(width, height)
-    map_x, map_y = piecewise_affine_maps(
-        np.vstack([out_local, anchors]), np.vstack([target_local, anchors]), width, height
-    )
+    dst_all, src_all = np.vstack([out_local, anchors]), np.vstack([target_local, anchors])
+    keep = _unfolded(dst_all, src_all, len(out_local))
+    map_x, map_y = piecewise_affine_maps(dst_all[keep], src_all[keep], width, height)
     # Cubic: bilinear resampling visibly softens the target's skin and hair around the new face.
     return cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
@@ -149,22 +200,21 @@ class ClassicEngine:
     def fuse_face(self, request: FaceRequest) -> FacePatch:
         source, source_face, target, target_face, options = request.unpack()
         ratio = options.blend_ratio
-        target_points = with_forehead(target_face.landmarks)
-        source_points = with_forehead(source_face.landmarks)
         face_size = target_face.size
         to_target = similarity_transform(source_face.landmarks, target_face.landmarks)
-        out_points = None
-        if source_face.mesh is not None and target_face.mesh is not None:
-            # Both faces meshed: the mesh's inner points (cheeks, nose, chin, under the eyes) tie the
-            # source's features to the same places on the target, not just the outline and features;
-            # unless the two poses differ so much that the finer triangles would turn over.
-            dense_target = np.vstack([target_points, target_face.mesh[INNER_MESH_POINTS, :2]])
-            dense_source = np.vstack([source_points, source_face.mesh[INNER_MESH_POINTS, :2]])
-            dense_out = dense_target + ratio * _shape_offset(dense_source, dense_target, face_size)
-            if not folds(dense_out, apply_affine(to_target, dense_source)):
-                target_points, source_points, out_points = dense_target, dense_source, dense_out
-        if out_points is None:
-            out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        # Both faces meshed: the mesh's inner points (cheeks, nose, chin, under the eyes) tie the
+        # source's features to the same places on the target, not just the outline and features;
+        # unless the two poses differ so much that the finer triangles would turn over.
+        dense = source_face.mesh is not None and target_face.mesh is not None
+        target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
+        # Shape is told from pose only between faces turned alike: the further apart their turns,
+        # the more of the landmarks' difference is pose, and following it distorts the target.
+        weight = ratio * _shape_trust(source_face.landmarks, target_face.landmarks)
+        out_points = target_points + weight * _shape_offset(source_points, target_points, face_size)
+        if dense and folds(out_points, apply_affine(to_target, source_points)):
+            dense = False
+            target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
+            out_points = target_points + weight * _shape_offset(source_points, target_points, face_size)
         keep_mouth = keeps_target_mouth(
             options.mouth, source_face.landmarks, target_face.landmarks, (source_face.size, face_size)
         )
@@ -177,6 +227,15 @@ class ClassicEngine:
         target_local = target_points - np.array(origin, np.float32)
         background = _morph_target(crop, target_local, out_local)
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
+        left, right = mirror_share(source_face.landmarks, target_face.landmarks)
+        if left or right:
+            mirror_face = source_face.mirrored(source.shape[1])
+            mirror_points = _layout(mirror_face, dense)
+            to_target = similarity_transform(mirror_face.landmarks, target_face.landmarks)
+            mirrored = _warp_source(cv2.flip(source, 1), mirror_points, out_local, to_target, origin, (width, height))
+            side = side_weight(out_local, width, height, 0.03 * face_size)
+            share = (left * side + right * (1.0 - side))[:, :, None]
+            warped = (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
         if keep_mouth:
             mask = _without_mouth(mask, out_local, face_size)
