@@ -232,7 +232,9 @@ class ClassicEngine:
             mirror_face = source_face.mirrored(source.shape[1])
             mirror_points = _layout(mirror_face, dense)
             to_target = similarity_transform(mirror_face.landmarks, target_face.landmarks)
-            mirrored = _warp_source(cv2.flip(source, 1), mirror_points, out_local, to_target, origin, (width, height))
+            mirrored = _warp_source(
+                cv2.flip(source, 1), mirror_points, out_local, to_target, origin, (width, height)
+            )
             side = side_weight(out_local, width, height, 0.03 * face_size)
             share = (left * side + right * (1.0 - side))[:, :, None]
             warped = (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)

@@ -1,0 +1,84 @@
+"""Turned heads: mirrored landmarks, how far a head is turned, fold-free maps and the mirror fill."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fusion.engines.classic import mirror_share
+from fusion.faces import detect_faces
+from fusion.geometry import MIRROR_68, folds, side_weight, turn, unfolding
+
+
+def test_mirror_table_swaps_sides_and_is_its_own_inverse() -> None:
+    assert sorted(MIRROR_68) == list(range(68))
+    np.testing.assert_array_equal(MIRROR_68[MIRROR_68], np.arange(68))
+    assert MIRROR_68[0] == 16 and MIRROR_68[36] == 45 and MIRROR_68[48] == 54  # jaw, eye, mouth corners
+    assert all(MIRROR_68[i] == i for i in (8, 27, 30, 33, 51, 57, 62, 66))  # the midline stays
+
+
+def test_mirrored_face_is_the_face_found_in_the_flipped_photo(astronaut: np.ndarray) -> None:
+    face = detect_faces(astronaut)[0]
+    flipped = cv2.flip(astronaut, 1)
+    found = detect_faces(flipped)[0]
+    mirrored = face.mirrored(astronaut.shape[1])
+    error = np.linalg.norm(mirrored.landmarks - found.landmarks, axis=1).mean() / face.size
+    assert error < 0.03, error
+    if face.mesh is not None and found.mesh is not None:
+        mesh_error = np.linalg.norm(mirrored.mesh[:, :2] - found.mesh[:, :2], axis=1).mean() / face.size
+        assert mesh_error < 0.03, mesh_error
+    back = mirrored.mirrored(astronaut.shape[1])
+    np.testing.assert_allclose(back.landmarks, face.landmarks, atol=1e-3)
+    assert back.box == face.box
+
+
+def test_turn_tells_a_frontal_face_from_a_turned_one(astronaut: np.ndarray, group: np.ndarray) -> None:
+    frontal = detect_faces(astronaut)[0]
+    assert abs(turn(frontal.landmarks)) < 0.15
+    turns = [turn(face.landmarks) for face in detect_faces(group)]
+    assert min(turns) < -0.6  # the group photo has a head in profile, turned toward the image's left
+    profile = detect_faces(group)[int(np.argmin(turns))]
+    mirrored = profile.mirrored(group.shape[1])
+    assert turn(mirrored.landmarks) > 0.6  # the same head in the mirror turns the other way
+
+
+def test_mirror_fill_only_for_a_source_turned_past_the_target(
+    astronaut: np.ndarray, group: np.ndarray
+) -> None:
+    frontal = detect_faces(astronaut)[0].landmarks
+    faces = detect_faces(group)
+    profile = faces[int(np.argmin([turn(face.landmarks) for face in faces]))].landmarks
+    # A profile source on a frontal target: its turned-away side (that of points 0..3) is filled.
+    left, right = mirror_share(profile, frontal)
+    assert left == 1.0 and right == 0.0
+    # The other way round, or two frontal faces, or two faces turned alike: nothing to fill.
+    assert mirror_share(frontal, profile) == (0.0, 0.0)
+    assert mirror_share(frontal, frontal) == (0.0, 0.0)
+    assert mirror_share(profile, profile) == (0.0, 0.0)
+
+
+def test_unfolding_leaves_out_the_point_that_crosses_its_neighbours() -> None:
+    ys, xs = np.mgrid[0:5, 0:5]
+    dst = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32) * 20
+    src = dst.copy()
+    src[12] = dst[13] + (15, 0)  # the centre point jumps past its right-hand neighbour
+    assert folds(dst, src)
+    fixed = 20  # the last row stands for a crop's anchors: never left out
+    keep = unfolding(dst, src, np.arange(0, 10), fixed)
+    assert 12 not in keep
+    assert set(range(fixed, 25)) <= set(keep.tolist())
+    assert not folds(dst[keep], src[keep])
+    assert len(keep) >= 22  # only what folds is left out
+    # Nothing folds: every point is kept.
+    np.testing.assert_array_equal(unfolding(dst, dst * 1.1, np.arange(5), fixed), np.arange(25))
+
+
+def test_side_weight_is_one_on_the_side_of_the_first_jaw_points(astronaut: np.ndarray) -> None:
+    landmarks = detect_faces(astronaut)[0].landmarks
+    height, width = astronaut.shape[:2]
+    side = side_weight(landmarks, width, height, 4.0)
+    for index, expected in ((1, 1.0), (15, 0.0), (36, 1.0), (45, 0.0)):
+        x, y = np.round(landmarks[index]).astype(int)
+        assert side[y, x] == expected, index
+    x, y = np.round(landmarks[27]).astype(int)
+    assert 0.0 < side[y, x] < 1.0  # the step runs down the nose
