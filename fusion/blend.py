@@ -73,7 +73,7 @@ def face_mask(
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-TURNED_AWAY = 0.3  # a turn (geometry.turn) past which the far cheek is not sampled
+TURNED_AWAY = 0.6  # a turn (geometry.turn) past which the far cheek is not sampled
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
 _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
@@ -113,6 +113,27 @@ def _colour_likelihood(lab: np.ndarray, sample: np.ndarray, floor: tuple[float, 
     return np.exp(-0.5 * np.maximum(distance2 - 1.0, 0.0)).astype(np.float32)
 
 
+_CHROMA_RANGE = (64.0, 192.0)  # Lab a and b levels the chroma histogram spans (skin sits near 140-170)
+_CHROMA_BINS = 48
+
+
+def _chroma_likelihood(lab: np.ndarray, sample: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """0..1 per pixel: how common its chroma (Lab a, b) is among the pixels where `sample` is set,
+    by histogram back-projection: a lit cheek and a shadowed one are both skin, a window beside
+    the face that is merely near their average is not."""
+    chroma = np.ascontiguousarray(np.clip(lab[:, :, 1:], *_CHROMA_RANGE).astype(np.float32))
+    mask = (sample > 0).astype(np.uint8)
+    if int(mask.sum()) < 8:
+        return np.ones(lab.shape[:2], np.float32)
+    ranges = [*_CHROMA_RANGE, *_CHROMA_RANGE]
+    hist = cv2.calcHist([chroma], [0, 1], mask, [_CHROMA_BINS, _CHROMA_BINS], ranges)
+    hist = cv2.GaussianBlur(hist, (0, 0), sigma)
+    found = cv2.calcBackProject([chroma], [0, 1], hist, ranges, scale=1.0)
+    # Scaled so that the commonest four fifths of the sample's own pixels count fully.
+    level = float(np.percentile(found[mask > 0], 20))
+    return np.clip(found / max(level, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
 def _skin_agreement(
     images: tuple[np.ndarray, np.ndarray],
     points: np.ndarray,
@@ -138,11 +159,17 @@ def _skin_agreement(
     always &= near > 0.5  # a turned-away eye's outline reaches past the face into the background
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
-    for image in images:
+    for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
         above *= _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0))
+        # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
+        if index == 0:
+            # On the target, also of a chroma common on its cheeks: beside a turned face the
+            # window or wall can be near their average colour. (On the warped source as well, it
+            # costs likeness where strong light gives the source's skin tones its cheeks lack.)
+            skin = np.minimum(skin, _chroma_likelihood(lab, cheeks))
         lip_colour = _colour_likelihood(lab, lips & (1 - inside_mouth), (1e6, 10.0, 10.0))
         below *= np.where(lip_zone, np.maximum(skin, lip_colour), skin)
     opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))

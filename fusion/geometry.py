@@ -55,18 +55,23 @@ def turn(landmarks_68: np.ndarray) -> float:
     return (left - right) / max(left + right, 1e-6)
 
 
-def side_weight(points: np.ndarray, width: int, height: int, softness: float) -> np.ndarray:
-    """(h, w) float32: 1 on the side of points 0..3 of the face's midline (nose bridge to chin,
-    68-point layout), 0 on the other side, a linear step `softness` pixels wide along it."""
+def side_distance(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Signed distance of each of `at` (..., 2) from the face's midline (nose bridge to chin, in the
+    68-point layout of `points`): positive on the side of points 0..3."""
     middle = points[[27, 28, 29, 30, 33, 51, 57, 8]]
     centre = middle.mean(axis=0)
     _, _, axes = np.linalg.svd(middle - centre)
     normal = np.array([-axes[0, 1], axes[0, 0]], np.float32)
     if float((points[36] - points[45]) @ normal) < 0:  # toward the eye of that side (its jaw may
         normal = -normal  # lie behind the nose on a turned head)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    distance = (xs - centre[0]) * normal[0] + (ys - centre[1]) * normal[1]
-    return np.clip(0.5 + distance / max(softness, 1e-3), 0.0, 1.0)
+    return ((at - centre) @ normal).astype(np.float32)
+
+
+def side_weight(points: np.ndarray, width: int, height: int, softness: float) -> np.ndarray:
+    """(h, w) float32: 1 on the side of points 0..3 of the face's midline, 0 on the other side, a
+    linear step `softness` pixels wide along it."""
+    grid = np.stack(np.mgrid[0:height, 0:width][::-1], axis=-1).astype(np.float32)
+    return np.clip(0.5 + side_distance(points, grid) / max(softness, 1e-3), 0.0, 1.0)
 
 
 def face_crop_box(points: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from fusion.blend import (
+    TURNED_AWAY,
     composite,
     face_mask,
     lighting_offset,
@@ -32,6 +33,7 @@ from fusion.geometry import (
     folds,
     invert_affine,
     piecewise_affine_maps,
+    side_distance,
     side_weight,
     similarity_transform,
     turn,
@@ -60,14 +62,15 @@ def _layout(face: Face, dense: bool) -> np.ndarray:
     return points
 
 
-SHAPE_TURN = (0.3, 1.2)  # turn difference from which the shape morph fades, and where it would be gone
-
-
-def _shape_trust(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> float:
-    """1 for faces turned alike, fading to 0 as their turns part (see SHAPE_TURN)."""
-    low, high = SHAPE_TURN
-    difference = abs(turn(source_landmarks) - turn(target_landmarks))
-    return float(np.clip((high - difference) / (high - low), 0.0, 1.0))
+def _far_side_still(points: np.ndarray, size: float) -> np.ndarray:
+    """(N,) 1 per point, but 0 for points on the far side of a head turned past TURNED_AWAY: there
+    the outline lies along the nose with the background beside it, and moving it toward a frontal
+    face's shape pulls the face out over the background."""
+    facing = turn(points[:68])
+    if abs(facing) <= TURNED_AWAY:
+        return np.ones(len(points), np.float32)
+    beyond = side_distance(points, points) * np.sign(facing)  # > 0 on the near side
+    return np.clip(0.5 + beyond / (0.05 * size), 0.0, 1.0).astype(np.float32)
 
 
 def _shape_offset(source_points: np.ndarray, target_points: np.ndarray, face_size: float) -> np.ndarray:
@@ -159,7 +162,7 @@ def _warp_source(
     return warped
 
 
-MIRROR_TURN = (0.3, 0.6)  # how much more the source is turned than the target: no mirror .. all mirror
+MIRROR_TURN = (0.5, 0.9)  # how much more the source is turned than the target: no mirror .. all mirror
 
 
 def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> tuple[float, float]:
@@ -207,14 +210,13 @@ class ClassicEngine:
         # unless the two poses differ so much that the finer triangles would turn over.
         dense = source_face.mesh is not None and target_face.mesh is not None
         target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
-        # Shape is told from pose only between faces turned alike: the further apart their turns,
-        # the more of the landmarks' difference is pose, and following it distorts the target.
-        weight = ratio * _shape_trust(source_face.landmarks, target_face.landmarks)
-        out_points = target_points + weight * _shape_offset(source_points, target_points, face_size)
+        out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
         if dense and folds(out_points, apply_affine(to_target, source_points)):
             dense = False
             target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
-            out_points = target_points + weight * _shape_offset(source_points, target_points, face_size)
+            out_points = target_points + ratio * _shape_offset(source_points, target_points, face_size)
+        still = _far_side_still(target_points, face_size)[:, None]
+        out_points = target_points + (out_points - target_points) * still
         keep_mouth = keeps_target_mouth(
             options.mouth, source_face.landmarks, target_face.landmarks, (source_face.size, face_size)
         )
