@@ -70,7 +70,8 @@ def side_distance(points: np.ndarray, at: np.ndarray) -> np.ndarray:
 def side_weight(points: np.ndarray, width: int, height: int, softness: float) -> np.ndarray:
     """(h, w) float32: 1 on the side of points 0..3 of the face's midline, 0 on the other side, a
     linear step `softness` pixels wide along it."""
-    grid = np.stack(np.mgrid[0:height, 0:width][::-1], axis=-1).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    grid = np.stack([xs, ys], axis=-1)
     return np.clip(0.5 + side_distance(points, grid) / max(softness, 1e-3), 0.0, 1.0)
 
 
