@@ -18,6 +18,7 @@ Upscaler = Literal["lanczos", "realesrgan"]
 Engine = Literal["auto", "classic", "inswapper", "modelscope"]
 Detector = Literal["mediapipe", "dlib"]
 Mouth = Literal["auto", "source", "target"]
+Eyes = Literal["auto", "source", "target"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
@@ -27,6 +28,7 @@ UPSCALERS: tuple[str, ...] = get_args(Upscaler)
 ENGINE_CHOICES: tuple[str, ...] = get_args(Engine)  # "auto" first, then the registry's engines
 DETECTORS: tuple[str, ...] = get_args(Detector)
 MOUTHS: tuple[str, ...] = get_args(Mouth)
+EYES: tuple[str, ...] = get_args(Eyes)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -78,6 +80,13 @@ CONTROLS: tuple[Control, ...] = (
         "whose mouth: source (default), target (kept in place), or auto (the target's when one is open "
         "and the other closed)",
         choices=MOUTHS,
+    ),
+    Control(
+        "eyes",
+        "--eyes",
+        "whose eyes (gaze): auto (default: the target's when the heads are turned very differently), "
+        "source, or target",
+        choices=EYES,
     ),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
     Control(
@@ -156,6 +165,7 @@ class FusionOptions:
     engine: Engine = "auto"  # "auto": the best engine whose models are here (see fusion.engines)
     mask_size: float = 1.0
     mouth: Mouth = "source"  # whose mouth the result shows (the classic engine)
+    eyes: Eyes = "auto"  # whose eyes, that is gaze, the result shows (the classic engine)
     working_limit: int = 2048
     device: Device = "auto"
     upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged

@@ -1,13 +1,16 @@
-"""Turned heads: mirrored landmarks, how far a head is turned, fold-free maps and the mirror fill."""
+"""Turned heads: mirrored landmarks, how far a head is turned, fold-free maps, the mirror fill and
+whose eyes (gaze) the result shows."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from fusion.engines.classic import mirror_share
+from fusion import FusionOptions, InvalidOptions, fuse
+from fusion.engines.classic import keeps_target_eyes, mirror_share
 from fusion.faces import detect_faces
-from fusion.geometry import MIRROR_68, folds, side_weight, turn, unfolding
+from fusion.geometry import MIRROR_68, fill_parts, folds, side_weight, turn, unfolding
 
 
 def test_mirror_table_swaps_sides_and_is_its_own_inverse() -> None:
@@ -82,3 +85,40 @@ def test_side_weight_is_one_on_the_side_of_the_first_jaw_points(astronaut: np.nd
         assert side[y, x] == expected, index
     x, y = np.round(landmarks[27]).astype(int)
     assert 0.0 < side[y, x] < 1.0  # the step runs down the nose
+
+
+def test_auto_keeps_the_target_eyes_only_when_the_heads_are_turned_very_differently(
+    astronaut: np.ndarray, group: np.ndarray
+) -> None:
+    frontal = detect_faces(astronaut)[0].landmarks
+    faces = detect_faces(group)
+    profile = faces[int(np.argmin([turn(face.landmarks) for face in faces]))].landmarks
+    assert keeps_target_eyes("auto", profile, frontal) and keeps_target_eyes("auto", frontal, profile)
+    assert not keeps_target_eyes("auto", frontal, frontal)
+    assert keeps_target_eyes("target", frontal, frontal)
+    assert not keeps_target_eyes("source", profile, frontal)
+
+
+def test_target_eyes_show_the_targets_own_eyes(astronaut: np.ndarray) -> None:
+    """The astronaut fused into herself, her eyes painted green in the source: with the target's
+    eyes the green stays out, with the source's it comes along."""
+    landmarks = detect_faces(astronaut)[0].landmarks
+    openings = fill_parts(landmarks, *astronaut.shape[:2], (list(range(36, 42)), list(range(42, 48))))
+    painted = astronaut.copy()
+    painted[openings.astype(bool)] = (0, 200, 0)
+    inside = cv2.erode(openings, np.ones((3, 3), np.uint8)).astype(bool)
+
+    def green(eyes: str) -> float:
+        image = fuse(painted, astronaut, FusionOptions(eyes=eyes)).image  # type: ignore[arg-type]
+        pixels = image[inside].astype(int)
+        return float((pixels[:, 1] - np.maximum(pixels[:, 0], pixels[:, 2])).mean())  # toned down by
+        # the colour transfer, but green
+
+    assert green("source") > 15
+    assert green("target") < 0
+    assert green("auto") == green("source")  # the same pose: auto keeps the source's eyes
+
+
+def test_a_wrong_eyes_choice_is_one_clear_message() -> None:
+    with pytest.raises(InvalidOptions, match="eyes='blue' is not one of auto, source, target"):
+        FusionOptions(eyes="blue")  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import FusionError, sample_path
-from fusion.options import FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.options import EYES, FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.batch_tab import add_batch_tab
 from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset_handler
 from webui.i18n import I18N, t
@@ -156,6 +156,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                         detector_choices(), value="mediapipe", label=t("detector"), info=t("detector_info")
                     )
                     mouth = gr.Radio(list(MOUTHS), value="source", label=t("mouth"), info=t("mouth_info"))
+                    eyes = gr.Radio(list(EYES), value="auto", label=t("eyes"), info=t("eyes_info"))
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
@@ -229,6 +230,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             "upscaler": upscaler,
             "detector": detector,
             "mouth": mouth,
+            "eyes": eyes,
         }
         fuse_button.click(
             handlers.fuse,

@@ -194,6 +194,7 @@ class Handlers:
         upscaler: str = "lanczos",
         detector: str = "mediapipe",
         mouth: str = "source",
+        eyes: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.

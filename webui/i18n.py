@@ -84,6 +84,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "结果显示谁的嘴部（经典引擎）。target：保留目标自己的嘴；auto：一张嘴张开、另一张闭合时保留目标的嘴"
         "（露齿笑贴到闭嘴的脸上会显得突兀），相似度会略降。",
     ),
+    "eyes": ("Eyes", "眼睛"),
+    "eyes_info": (
+        "Whose eyes, that is whose gaze, the result shows (classic engine), under the source's lids and "
+        "brows. auto: the target's when the two heads are turned very differently (eyes follow the head; "
+        "a turned source's would look sideways), at a little cost in likeness.",
+        "结果显示谁的眼睛（即视线，经典引擎），眼睑和眉毛仍来自源人脸。auto：两张脸朝向差别很大时保留目标的眼睛"
+        "（眼睛随头转动，侧脸源的视线会偏向一侧），相似度会略降。",
+    ),
     "detector": ("Face finder", "人脸检测"),
     "detector_info": (
         "mediapipe: MediaPipe's face detector and 468-point mesh (Apache-2.0, fast). dlib: the older "

@@ -107,12 +107,27 @@ def keeps_target_mouth(
     return abs(mouth_gap(source_points, sizes[0]) - mouth_gap(target_points, sizes[1])) > MOUTH_GAP_DIFFERENCE
 
 
-def _without_mouth(mask: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
-    """The mask with a feathered hole over the lips (grown a little), where the target shows."""
-    hole = fill_parts(points, mask.shape[0], mask.shape[1], (list(range(48, 60)),)).astype(np.float32)
-    grow = 2 * max(1, round(0.04 * face_size)) + 1
-    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    hole = cv2.GaussianBlur(hole, (0, 0), max(1.0, 0.03 * face_size))
+GAZE_TURN = 0.7  # turn difference from which "auto" shows the target's own eyes (its gaze)
+
+
+def keeps_target_eyes(eyes: str, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> bool:
+    """Whether the result shows the target's own eyes (under the source's lids and brows): asked for,
+    or ("auto") when the heads are turned very differently. Eyes follow the head: a turned source's
+    look sideways on a frontal target, and a mirrored side's the other way (cross-eyed)."""
+    if eyes != "auto":
+        return eyes == "target"
+    return abs(turn(source_landmarks) - turn(target_landmarks)) > GAZE_TURN
+
+
+def _with_target_parts(
+    mask: np.ndarray, points: np.ndarray, parts: tuple[list[int], ...], grow: float, feather: float
+) -> np.ndarray:
+    """The mask with feathered holes over `parts` (point index lists), grown by `grow` and
+    feathered over `feather` pixels: there the target shows."""
+    hole = fill_parts(points, mask.shape[0], mask.shape[1], parts).astype(np.float32)
+    size = 2 * max(1, round(grow)) + 1
+    hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    hole = cv2.GaussianBlur(hole, (0, 0), max(1.0, feather))
     return mask * (1.0 - hole)
 
 
@@ -241,8 +256,13 @@ class ClassicEngine:
             share = (left * side + right * (1.0 - side))[:, :, None]
             warped = (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
-        if keep_mouth:
-            mask = _without_mouth(mask, out_local, face_size)
+        if keep_mouth:  # the lips, grown a little
+            mask = _with_target_parts(
+                mask, out_local, (list(range(48, 60)),), 0.04 * face_size, 0.03 * face_size
+            )
+        if keeps_target_eyes(options.eyes, source_face.landmarks, target_face.landmarks):
+            openings = (list(range(36, 42)), list(range(42, 48)))
+            mask = _with_target_parts(mask, out_local, openings, 0.015 * face_size, 0.012 * face_size)
         if options.mode != "blend":
             warped = match_colour(warped, background, out_local, face_size, mask)
         face = warped.astype(np.float32)
