@@ -169,6 +169,7 @@ def pose_warnings(source_face: Face, target_face: Face) -> list[str]:
     if abs(source_yaw - target_yaw) <= YAW_DIFFERENCE_LIMIT_DEG:
         return []
     return [
-        f"The source face is turned {source_yaw:+.0f} degrees and the target {target_yaw:+.0f}; the "
-        "cheek hidden in the source may look smeared. A source posed like the target works best."
+        f"The source face is turned {source_yaw:+.0f} degrees and the target {target_yaw:+.0f}: what "
+        "the source turns away has to be made up (from its mirror image when it is turned far), and "
+        "the likeness suffers. A source posed like the target works best."
     ]
