@@ -275,6 +275,36 @@ def lighting_offset(
     return cv2.resize(offset, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+HIGHLIGHT_SCALE = 0.05  # face sizes: the width of a source's highlight (a lit nose bridge, a cheek's sheen)
+HIGHLIGHT_KEEP = 0.3  # how much of a highlight the target lacks is kept
+
+
+def highlight_offset(
+    target_crop: np.ndarray,
+    face: np.ndarray,
+    points: np.ndarray,
+    face_size: float,
+    visible: np.ndarray | None = None,
+) -> np.ndarray:
+    """(h, w, 1) float32 <= 0 that dims what the relit face (float RGB) still has brighter than the
+    target at a finer scale than the lighting transfer: the source's own side light on its nose
+    bridge or cheekbone. Only dims, never brightens (that would print the target's features)."""
+    height, width = target_crop.shape[:2]
+    factor = max(1.0, face_size / 96.0)
+    size = _small_size(width, height, factor)
+    weight = _inner_face_weight(points, size, factor, visible)
+    sigma = HIGHLIGHT_SCALE * face_size / factor
+    grey = np.array([0.299, 0.587, 0.114], np.float32)
+    target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32) @ grey
+    face_small = cv2.resize(face, size, interpolation=cv2.INTER_AREA) @ grey
+    difference = (face_small - target_small) * weight
+    norm = np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)
+    brighter = cv2.GaussianBlur(difference, (0, 0), sigma) / norm
+    dim = -(1.0 - HIGHLIGHT_KEEP) * np.maximum(brighter, 0.0) * (weight > 0)
+    dim = cv2.GaussianBlur(dim, (0, 0), sigma / 2)
+    return cv2.resize(dim, (width, height), interpolation=cv2.INTER_LINEAR)[:, :, None]
+
+
 def poisson_offset(
     face: np.ndarray, background: np.ndarray, mask: np.ndarray, face_size: float
 ) -> np.ndarray:

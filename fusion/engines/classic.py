@@ -17,6 +17,7 @@ from fusion.blend import (
     TURNED_AWAY,
     composite,
     face_mask,
+    highlight_offset,
     lighting_offset,
     match_colour,
     overlay,
@@ -270,6 +271,7 @@ class ClassicEngine:
             face += poisson_offset(warped, background, mask, face_size)
         else:
             face += lighting_offset(background, warped, out_local, face_size, mask)
+            face += highlight_offset(background, face, out_local, face_size, mask)
             if options.mode == "overlay":
                 face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
         if ratio < 1.0:
