@@ -45,12 +45,17 @@ def test_turn_tells_a_frontal_face_from_a_turned_one(astronaut: np.ndarray, grou
     assert turn(mirrored.landmarks) > 0.6  # the same head in the mirror turns the other way
 
 
-def test_mirror_fill_only_for_a_source_turned_past_the_target(
-    astronaut: np.ndarray, group: np.ndarray
-) -> None:
-    frontal = detect_faces(astronaut)[0].landmarks
+@pytest.fixture(scope="module")
+def poses(astronaut: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The landmarks of a frontal face (the astronaut) and of a head in profile (the group's most
+    turned face)."""
     faces = detect_faces(group)
     profile = faces[int(np.argmin([turn(face.landmarks) for face in faces]))].landmarks
+    return detect_faces(astronaut)[0].landmarks, profile
+
+
+def test_mirror_fill_only_for_a_source_turned_past_the_target(poses: tuple[np.ndarray, np.ndarray]) -> None:
+    frontal, profile = poses
     # A profile source on a frontal target: its turned-away side (that of points 0..3) is filled.
     left, right = mirror_share(profile, frontal)
     assert left == 1.0 and right == 0.0
@@ -88,11 +93,9 @@ def test_side_weight_is_one_on_the_side_of_the_first_jaw_points(astronaut: np.nd
 
 
 def test_auto_keeps_the_target_eyes_only_when_the_heads_are_turned_very_differently(
-    astronaut: np.ndarray, group: np.ndarray
+    poses: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    frontal = detect_faces(astronaut)[0].landmarks
-    faces = detect_faces(group)
-    profile = faces[int(np.argmin([turn(face.landmarks) for face in faces]))].landmarks
+    frontal, profile = poses
     assert keeps_target_eyes("auto", profile, frontal) and keeps_target_eyes("auto", frontal, profile)
     assert not keeps_target_eyes("auto", frontal, frontal)
     assert keeps_target_eyes("target", frontal, frontal)
