@@ -198,6 +198,26 @@ def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> 
     return share(-source_turn - max(0.0, -target_turn)), share(source_turn - max(0.0, target_turn))
 
 
+def _fill_turned_away(
+    warped: np.ndarray, request: FaceRequest, dense: bool, out_local: np.ndarray, origin: tuple[int, int]
+) -> np.ndarray:
+    """`warped` with the side the source turns away (see mirror_share) drawn from the source's
+    mirror image instead, meeting the source's own side in a narrow step down the nose."""
+    source, source_face, _, target_face, _ = request.unpack()
+    left, right = mirror_share(source_face.landmarks, target_face.landmarks)
+    if not (left or right):
+        return warped
+    height, width = warped.shape[:2]
+    mirror_face = source_face.mirrored(source.shape[1])
+    mirror_to_target = similarity_transform(mirror_face.landmarks, target_face.landmarks)
+    mirrored = _warp_source(
+        cv2.flip(source, 1), _layout(mirror_face, dense), out_local, mirror_to_target, origin, (width, height)
+    )
+    side = side_weight(out_local, width, height, 0.03 * target_face.size)
+    share = (left * side + right * (1.0 - side))[:, :, None]
+    return (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)
+
+
 def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray) -> np.ndarray:
     """The target crop reshaped so its landmarks move to `out_local`; the crop border stays put."""
     height, width = crop.shape[:2]
@@ -245,17 +265,7 @@ class ClassicEngine:
         target_local = target_points - np.array(origin, np.float32)
         background = _morph_target(crop, target_local, out_local)
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height))
-        left, right = mirror_share(source_face.landmarks, target_face.landmarks)
-        if left or right:
-            mirror_face = source_face.mirrored(source.shape[1])
-            mirror_points = _layout(mirror_face, dense)
-            to_target = similarity_transform(mirror_face.landmarks, target_face.landmarks)
-            mirrored = _warp_source(
-                cv2.flip(source, 1), mirror_points, out_local, to_target, origin, (width, height)
-            )
-            side = side_weight(out_local, width, height, 0.03 * face_size)
-            share = (left * side + right * (1.0 - side))[:, :, None]
-            warped = (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)
+        warped = _fill_turned_away(warped, request, dense, out_local, origin)
         mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
         if keep_mouth:  # the lips, grown a little
             mask = _with_target_parts(
