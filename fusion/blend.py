@@ -80,14 +80,14 @@ _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
 
 
 def _near_side(points: np.ndarray, size: tuple[int, int], face_size: float) -> np.ndarray:
-    """(h, w) float32: 1 except, on a turned face (past TURNED_AWAY), beyond a tenth of a face past
-    the midline on the side turned away, where the background starts within the outline."""
+    """(h, w) float32: 1, except on a face turned past TURNED_AWAY: there 1 up to the midline, 0 from
+    a twentieth of a face past it on the side turned away (the background starts within the outline)."""
     facing = turn(points[:68])
     if abs(facing) <= TURNED_AWAY:
         return np.ones((size[1], size[0]), np.float32)
     side = side_weight(points, size[0], size[1], 0.1 * face_size)  # 1 on the side of points 0..3
     near = side if facing > 0 else 1.0 - side
-    return np.clip(near * 2.0, 0.0, 1.0)  # 1 from 0.05 face past the midline to the near side
+    return np.clip(near * 2.0, 0.0, 1.0)
 
 
 def _near_cheeks(facing: float) -> tuple[list[int], ...]:
