@@ -84,8 +84,8 @@ CONTROLS: tuple[Control, ...] = (
     Control(
         "eyes",
         "--eyes",
-        "whose eyes (gaze): auto (default: the target's when the heads are turned very differently), "
-        "source, or target",
+        "whose eyes (gaze): auto (default: the target's when the source is turned far past the target "
+        "and its hidden side is drawn from its mirror image), source, or target",
         choices=EYES,
     ),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),

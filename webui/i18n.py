@@ -87,10 +87,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "eyes": ("Eyes", "眼睛"),
     "eyes_info": (
         "Whose eyes, that is whose gaze, the result shows (classic engine), under the source's lids and "
-        "brows. auto: the target's when the two heads are turned very differently (eyes follow the head; "
-        "a turned source's would look sideways), at a little cost in likeness.",
-        "结果显示谁的眼睛（即视线，经典引擎），眼睑和眉毛仍来自源人脸。auto：两张脸朝向差别很大时保留目标的眼睛"
-        "（眼睛随头转动，侧脸源的视线会偏向一侧），相似度会略降。",
+        "brows. auto: the target's when the source is turned far past the target (its hidden side is "
+        "then drawn from its mirror image, and its eyes would look opposite ways), at a little cost in "
+        "likeness.",
+        "结果显示谁的眼睛（即视线，经典引擎），眼睑和眉毛仍来自源人脸。auto：源人脸比目标转得多很多时保留目标的眼睛"
+        "（此时源人脸被遮住的一侧取自其镜像，两只眼睛会看向相反方向），相似度会略降。",
     ),
     "detector": ("Face finder", "人脸检测"),
     "detector_info": (

@@ -108,16 +108,13 @@ def keeps_target_mouth(
     return abs(mouth_gap(source_points, sizes[0]) - mouth_gap(target_points, sizes[1])) > MOUTH_GAP_DIFFERENCE
 
 
-GAZE_TURN = 0.7  # turn difference from which "auto" shows the target's own eyes (its gaze)
-
-
 def keeps_target_eyes(eyes: str, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> bool:
     """Whether the result shows the target's own eyes (under the source's lids and brows): asked for,
-    or ("auto") when the heads are turned very differently. Eyes follow the head: a turned source's
-    look sideways on a frontal target, and a mirrored side's the other way (cross-eyed)."""
+    or ("auto") when part of the face is drawn from the source's mirror image (mirror_share): eyes
+    follow the head, and a turned source's two eyes, one of them mirrored, would look opposite ways."""
     if eyes != "auto":
         return eyes == "target"
-    return abs(turn(source_landmarks) - turn(target_landmarks)) > GAZE_TURN
+    return max(mirror_share(source_landmarks, target_landmarks)) > 0.0
 
 
 def _with_target_parts(
