@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -112,7 +113,7 @@ def main() -> int:
     payload = {
         "inputs": described,
         "device": args.device,
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rows": rows,
         "cold_cli_1024_s": round(cold, 3),
     }
