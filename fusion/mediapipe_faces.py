@@ -49,6 +49,10 @@ _MIDLINE = (0, 1, 2, 4, 5, 6, *range(8, 20), 94, 151, 152, 164, 168, 175, 195, 1
 _LEFT = [i for i in range(248) if i not in _MIDLINE]
 MESH_MIRROR = np.arange(468)
 MESH_MIRROR[_LEFT], MESH_MIRROR[248:] = np.arange(248, 468), _LEFT
+# Which half of the face each mesh point is on: 0 on that of the 68-point jaw's points 0..3, 1 on
+# the other, 0.5 on the midline.
+MESH_HALF = np.full(468, 0.5, np.float32)
+MESH_HALF[_LEFT], MESH_HALF[248:] = 0.0, 1.0
 MESH_FILE = "face_landmark/face_landmark.tflite"
 
 
