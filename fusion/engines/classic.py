@@ -245,6 +245,8 @@ def _fill_turned_away(
         surface: tuple[Raster, np.ndarray] | None = (raster, mirror_face.mesh[:, :2])
     else:
         left, right = mirror_share(source_face.landmarks, target_face.landmarks)
+        if not (left or right):
+            return warped
         side = side_weight(out_local, width, height, 0.03 * target_face.size)
         share, surface = left * side + right * (1.0 - side), None
     if share.max() <= 0.0:
