@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ from fusion.models.cli import run as run_models
 from fusion.options import CONTROLS, OUTPUT_FORMATS, FusionOptions
 
 EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_ENGINE, EXIT_OUTPUT = 1, 2, 3, 4, 5
+EXIT_CLOSED_PIPE = 141  # as a shell reports a command ended by SIGPIPE
 # Most specific first: the first matching class gives the exit code.
 _EXIT_CODES = (
     (NoFaceFound, EXIT_NO_FACE),
@@ -107,6 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
+    except BrokenPipeError:
+        # Whoever read standard output stopped (`... --json | head`): the work is done and written,
+        # so end quietly; standard output goes nowhere, or Python's exit would try it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
     except Exception as exc:  # a bug, not bad input: one line for the user, the trace in the log
         logging.getLogger("fusion").debug("unexpected error", exc_info=True)
         print(f"error: internal error ({type(exc).__name__}: {exc}); please report it", file=sys.stderr)

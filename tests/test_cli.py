@@ -51,6 +51,27 @@ def test_fuse_writes_the_file_and_reports_json(
     assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
 
 
+def test_a_reader_that_stops_early_ends_the_run_quietly(
+    tmp_path: Path, group_path: Path, astronaut_path: Path
+) -> None:
+    """`face-fusion fuse ... --json | head -c 10`: the reader is gone before the report is printed."""
+    out = tmp_path / "result.png"
+    args = ["--source", str(group_path), "--target", str(astronaut_path), "--out", str(out), "--json"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fusion", "fuse", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reading end closes before anything is written
+    stderr = child.stderr.read()
+    assert child.wait(timeout=120) == 141
+    assert "error" not in stderr and "Traceback" not in stderr, stderr
+    with Image.open(out) as image:  # the result was written before the report
+        assert image.size[0] > 0
+
+
 def test_jpeg_output_by_extension(tmp_path: Path, group_path: Path, astronaut_path: Path) -> None:
     out = tmp_path / "result.jpg"
     done = _run(
