@@ -198,3 +198,15 @@ def test_identity_line_without_dlib_says_how_to_add_it(
     face = detect(path).faces[0]
     text = handlers.identity(IdentityJob(path, path, path, face, face, face))
     assert "not measured" in text and 'pip install "face-fusion[dlib]"' in text
+
+
+@pytest.mark.skipif(Path("/proc/driver/nvidia/version").exists(), reason="this machine has an NVIDIA driver")
+def test_capacity_check_does_not_import_torch_without_a_gpu_driver() -> None:
+    """The resolution hint asks fusion.device, which never imports torch (seconds) without a driver."""
+    import subprocess
+    import sys
+
+    code = "import sys, webui.hints as h; c = h.machine_capacity(); print(c.device, 'torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cpu", "False"]

@@ -6,13 +6,13 @@ size the machine cannot hold (instead of failing after minutes of work).
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from fusion.device import cuda_available
 from fusion.options import RESOLUTION_PRESETS, parse_resolution
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ def cpu_memory_available() -> int:
 
 
 def machine_capacity(force_cpu: bool = False) -> Capacity:
-    """The GPU's free memory when torch sees a CUDA device, else the CPU's available RAM."""
-    if not force_cpu and importlib.util.find_spec("torch") is not None:
+    """The GPU's free memory when torch sees a CUDA device (fusion.device's check: torch is not
+    imported on a machine without an NVIDIA driver), else the CPU's available RAM."""
+    if not force_cpu and cuda_available():
         try:
             import torch
 
