@@ -48,7 +48,7 @@ case "${1:-}" in
         setup dev,torch
         "$PYTHON" -m ruff check fusion webui tests benchmarks
         "$PYTHON" -m ruff format --check fusion webui tests benchmarks
-        "$PYTHON" -m mypy fusion
+        "$PYTHON" -m mypy fusion webui
         exec "$PYTHON" -m pytest "$@"
         ;;
     fuse)

@@ -161,8 +161,13 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                # ImageSlider's signature says str, but it takes gr.I18n labels as every component does.
                 comparison = gr.ImageSlider(
-                    label=t("result"), type="numpy", format="jpeg", height=520, elem_id="result-slider"
+                    label=t("result"),  # type: ignore[arg-type]
+                    type="numpy",
+                    format="jpeg",
+                    height=520,
+                    elem_id="result-slider",
                 )
             with gr.Column(scale=2):
                 download = gr.File(label=t("download"), interactive=False, elem_id="result-file")

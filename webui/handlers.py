@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gradio as gr
 
@@ -36,7 +36,7 @@ from fusion import (
     header_size,
     write_atomic,
 )
-from fusion.options import CONTROLS, DETECTORS
+from fusion.options import CONTROLS, DETECTORS, Detector
 from webui import hints, memory
 from webui.presets import preset_values
 from webui.settings import Settings
@@ -98,7 +98,7 @@ def detect_for_display(
     with user_errors():
         if detector not in DETECTORS:
             raise InvalidOptions(f"detector={detector!r} is not one of {', '.join(DETECTORS)}")
-        found = detect(image_path, role, detector)  # numbered as fuse() numbers them
+        found = detect(image_path, role, cast(Detector, detector))  # numbered as fuse() numbers them
     faces = found.faces
     if not faces:
         gr.Warning(f"No face found in the {role} photo. Use one where the face is clearly visible.")
