@@ -65,6 +65,25 @@ def test_batch_of_files_and_a_zip_gives_a_gallery_and_a_zip(
     assert not list(server.data_dir.rglob("escape.jpg"))  # nothing landed outside the inbox
 
 
+def test_batch_takes_the_mode_mouth_and_eyes_options(
+    client: Client, astronaut_path: Path, group_path: Path
+) -> None:
+    chosen = {"mode": "blend", "mouth": "target", "eyes": "target"}
+    gallery, _, summary = client.predict(
+        source=handle_file(str(group_path)),
+        targets=[handle_file(str(astronaut_path))],
+        resolution="256",
+        api_name="/batch",
+        **chosen,
+    )
+    assert len(gallery) == 1, summary
+    expected = fuse(group_path, astronaut_path, FusionOptions(resolution="256", **chosen)).image  # type: ignore[arg-type]
+    assert np.array_equal(decode_image(gallery[0]["image"], "result").pixels, expected)
+    assert not np.array_equal(
+        expected, fuse(group_path, astronaut_path, FusionOptions(resolution="256")).image
+    )
+
+
 def test_bad_batch_inputs_give_one_clear_message(
     client: Client, tmp_path: Path, astronaut_path: Path, server: Server
 ) -> None:

@@ -21,7 +21,7 @@ import gradio as gr
 
 from fusion import EXTENSIONS, FusionOptions, InvalidImage, InvalidOptions, header_size, write_atomic
 from fusion.batch import ERROR, BatchProgress, BatchReport, run
-from fusion.options import FITS, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.options import EYES, FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.handlers import user_errors
 from webui.i18n import t
 from webui.settings import Settings
@@ -143,6 +143,9 @@ class BatchHandler:
         fit: str = "pad",
         target_face: str = "0",
         output_format: str = "png",
+        mode: str = "normal",
+        mouth: str = "source",
+        eyes: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[list[tuple[str, str]], str, str]:
         """Fuse the source face into every target photo (files, or ZIPs of photos). Returns the
@@ -164,6 +167,9 @@ class BatchHandler:
                     "resolution": resolution,
                     "fit": fit,
                     "target_face": target_face,
+                    "mode": mode,
+                    "mouth": mouth,
+                    "eyes": eyes,
                     "device": "cpu" if self.force_cpu else "auto",
                 }
             )
@@ -224,6 +230,10 @@ def add_batch_tab(
                     ["0", "all"], value="0", label=t("target_face"), allow_custom_value=True
                 )
                 output_format = gr.Radio(list(OUTPUT_FORMATS), value="png", label=t("output_format"))
+                with gr.Accordion(t("advanced"), open=False):
+                    mode = gr.Radio(list(MODES), value="normal", label=t("mode"), info=t("mode_info"))
+                    mouth = gr.Radio(list(MOUTHS), value="source", label=t("mouth"), info=t("mouth_info"))
+                    eyes = gr.Radio(list(EYES), value="auto", label=t("eyes"), info=t("eyes_info"))
                 button = gr.Button(t("batch_run"), variant="primary", elem_id="batch-button")
         gallery = gr.Gallery(label=t("batch_gallery"), columns=4, height=420, elem_id="batch-gallery")
         with gr.Row():
@@ -232,7 +242,7 @@ def add_batch_tab(
     prepare_upload(source)
     button.click(
         handler.batch,
-        inputs=[source, targets, blend_ratio, resolution, fit, target_face, output_format],
+        inputs=[source, targets, blend_ratio, resolution, fit, target_face, output_format, mode, mouth, eyes],
         outputs=[gallery, archive, summary],
         api_name="batch",
         concurrency_id=queue,
