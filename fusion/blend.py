@@ -134,6 +134,23 @@ def _chroma_likelihood(lab: np.ndarray, sample: np.ndarray, sigma: float = 1.5) 
     return np.clip(found / max(level, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
+SMOOTH_RANGE = (2.5, 5.0)  # detail over the cheeks' median: still skin .. hair
+
+
+def _smooth_likelihood(lightness: np.ndarray, sample: np.ndarray, face_size: float) -> np.ndarray:
+    """0..1 per pixel: 1 where the fine detail (local mean |Laplacian| over a fortieth of a face) is
+    at most SMOOTH_RANGE[0] times the sample's median, 0 from SMOOTH_RANGE[1] times: hair is as
+    busy as the sample's skin is smooth, whatever its colour."""
+    detail = np.abs(cv2.Laplacian(lightness, cv2.CV_32F, ksize=3))
+    detail = cv2.GaussianBlur(detail, (0, 0), max(0.7, face_size / 40.0))
+    values = detail[sample > 0]
+    if len(values) < 8:
+        return np.ones(lightness.shape, np.float32)
+    ratio = detail / max(float(np.median(values)), 1e-3)
+    low, high = SMOOTH_RANGE
+    return np.clip((high - ratio) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
 def _skin_agreement(
     images: tuple[np.ndarray, np.ndarray],
     points: np.ndarray,
@@ -142,9 +159,10 @@ def _skin_agreement(
     size: tuple[int, int],
 ) -> np.ndarray:
     """Where both photos show their own face: 1, else toward 0 (a fringe, a hat, a hand, a
-    microphone in either photo stays the target's). Above the brows lightness and colour are
-    compared with the cheeks'; below them colour only (a shadowed cheek is still skin); on the
-    lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
+    microphone in either photo stays the target's). Above the brows lightness, colour and fine
+    detail are compared with the cheeks'; below them colour only (a shadowed cheek is still skin),
+    and detail too up from the eyes (a fringe as light as the skin reaches down to the brows); on
+    the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
     # A cheek turned away is a sliver with the background beside it: sample only the near one then.
     facing = turn(points[:68])
@@ -157,12 +175,22 @@ def _skin_agreement(
     lip_zone = cv2.dilate(lips, kernel) > 0
     always = cv2.dilate(fill_parts(points_small, size[1], size[0], _EYES_AND_BROWS), kernel) | inside_mouth
     always &= near > 0.5  # a turned-away eye's outline reaches past the face into the background
+    brows = points_small[17:27].mean(axis=0)
+    up = brows - points_small[8]
+    up /= max(float(np.linalg.norm(up)), 1e-6)
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
+    band = np.clip(height_above / (0.06 * face_size / factor) + 0.3, 0.0, 1.0)
+    # Between the eyes and the brows, as above them, hair (a fringe) is told from skin by its detail.
+    eyes = points_small[36:48].mean(axis=0)
+    over_eyes = np.clip(((xs - eyes[0]) * up[0] + (ys - eyes[1]) * up[1]) / (0.05 * face_size / factor), 0, 1)
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
-        above *= _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0))
+        smooth = _smooth_likelihood(lab[:, :, 0], cheeks, face_size / factor)
+        above *= _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0)) * smooth
         # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
         if index == 0:
@@ -172,6 +200,7 @@ def _skin_agreement(
             skin = np.minimum(skin, _chroma_likelihood(lab, cheeks))
         lip_colour = _colour_likelihood(lab, lips & (1 - inside_mouth), (1e6, 10.0, 10.0))
         below *= np.where(lip_zone, np.maximum(skin, lip_colour), skin)
+        below *= 1.0 - over_eyes + over_eyes * smooth
     opening = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     # Above the brows, skin-like specks in hair are dropped (opening); below them, the specks of
     # "not skin" that shading and stubble leave on a real face are filled (closing): an object
@@ -182,12 +211,6 @@ def _skin_agreement(
     below = cv2.morphologyEx(
         below, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
     )
-    brows = points_small[17:27].mean(axis=0)
-    up = brows - points_small[8]
-    up /= max(float(np.linalg.norm(up)), 1e-6)
-    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
-    height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
-    band = np.clip(height_above / (0.06 * face_size / factor) + 0.3, 0.0, 1.0)
     # Eyes, brows and the mouth's inside count on either side of the line (a turned head's near
     # brow rises above it).
     return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32))
