@@ -4,6 +4,7 @@ Everything a front end (the CLI, the web UI, a script) needs is exported here; t
 `fusion.models`, the option choices `fusion.options`, the error types `fusion.errors`.
 """
 
+from fusion.device import cuda_available
 from fusion.engines import ENGINE_NAMES, auto_engine, engine_availability
 from fusion.errors import (
     Availability,
@@ -57,6 +58,7 @@ __all__ = [
     "PreparedSource",
     "auto_engine",
     "check_identity",
+    "cuda_available",
     "decode_image",
     "detect",
     "detector_availability",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fusion.device import cuda_available
+from fusion import cuda_available
 from fusion.options import RESOLUTION_PRESETS, parse_resolution
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def cpu_memory_available() -> int:
 
 
 def machine_capacity(force_cpu: bool = False) -> Capacity:
-    """The GPU's free memory when torch sees a CUDA device (fusion.device's check: torch is not
+    """The GPU's free memory when torch sees a CUDA device (fusion.cuda_available: torch is not
     imported on a machine without an NVIDIA driver), else the CPU's available RAM."""
     if not force_cpu and cuda_available():
         try:
