@@ -66,9 +66,10 @@ def _layout(face: Face, dense: bool) -> np.ndarray:
 
 
 def _far_side_still(points: np.ndarray, size: float, at: np.ndarray | None = None) -> np.ndarray:
-    """(N,) 1 per point, but 0 for points on the far side of a head turned past TURNED_AWAY: there
-    the outline lies along the nose with the background beside it, and moving it toward a frontal
-    face's shape pulls the face out over the background."""
+    """(N,) 1 per point of `at` (default: `points`, the 68-point layout first), but 0 for points on
+    the far side of a head turned past TURNED_AWAY: there the outline lies along the nose with the
+    background beside it, and moving it toward a frontal face's shape pulls the face out over the
+    background."""
     at = points if at is None else at
     facing = turn(points[:68])
     if abs(facing) <= TURNED_AWAY:
@@ -206,9 +207,12 @@ def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> 
     return share(-source_turn - max(0.0, -target_turn)), share(source_turn - max(0.0, target_turn))
 
 
-MIRROR_FACING = (0.15, 0.5)  # how much better the mirror image faces the camera (cosine): none .. all
+MIRROR_FACING = (
+    0.15,
+    0.5,
+)  # how much better the mirror image shows a triangle (mesh.visibility): none .. all
 MIRROR_SOFTNESS = 0.03  # the step between the two, in face sizes
-OWN_FACING = (0.6, 0.25)  # how well the source's own triangle faces it: none .. all from the mirror
+OWN_FACING = (0.6, 0.25)  # how well the source shows its own triangle: none .. all from the mirror
 
 
 def mirror_weights(source_mesh: np.ndarray, mirror_mesh: np.ndarray) -> np.ndarray:
@@ -274,7 +278,7 @@ def _target_raster(request: FaceRequest, origin: tuple[int, int], size: tuple[in
     hidden or foreshortened, which the mesh's triangles tell apart (mirror_weights) and a landmark
     map cannot; None otherwise. (Drawing every pair on the mesh cost likeness on the benchmark's
     frontal pairs: median 0.414 -> 0.423.)"""
-    source, source_face, _, target_face, options = request.unpack()
+    _, source_face, _, target_face, options = request.unpack()
     if source_face.mesh is None or target_face.mesh is None:
         return None
     if abs(turn(source_face.landmarks)) <= MESH_TURN:
