@@ -9,6 +9,7 @@ come from fusion.options.CONTROLS, the same table the web UI's controls are boun
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -112,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # Whoever read standard output stopped (`... --json | head`): the work is done and written,
         # so end quietly; standard output goes nowhere, or Python's exit would try it again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor: nothing to do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_CLOSED_PIPE
     except Exception as exc:  # a bug, not bad input: one line for the user, the trace in the log
         logging.getLogger("fusion").debug("unexpected error", exc_info=True)
