@@ -103,10 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "models":
-            return run_models(args)
-        if args.command == "batch":
-            return run_batch(args)
-        return _run_fuse(args)
+            code = run_models(args)
+        elif args.command == "batch":
+            code = run_batch(args)
+        else:
+            code = _run_fuse(args)
+        sys.stdout.flush()  # a pipe's reader that went away shows here, not after main returns
+        return code
     except FusionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return next(code for kind, code in _EXIT_CODES if isinstance(exc, kind))
@@ -114,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Whoever read standard output stopped (`... --json | head`): the work is done and written,
         # so end quietly; standard output goes nowhere, or Python's exit would try it again.
         with contextlib.suppress(OSError, ValueError):  # a stdout without a descriptor: nothing to do
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
         return EXIT_CLOSED_PIPE
     except Exception as exc:  # a bug, not bad input: one line for the user, the trace in the log
         logging.getLogger("fusion").debug("unexpected error", exc_info=True)

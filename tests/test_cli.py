@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,11 +58,14 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(
     """`face-fusion fuse ... --json | head -c 10`: the reader is gone before the report is printed."""
     out = tmp_path / "result.png"
     args = ["--source", str(group_path), "--target", str(astronaut_path), "--out", str(out), "--json"]
+    # Buffered, as a pipe's stdout is by default: the write that fails is the final flush.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     child = subprocess.Popen(
         [sys.executable, "-m", "fusion", "fuse", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert child.stdout is not None and child.stderr is not None
     child.stdout.close()  # the reading end closes before anything is written
