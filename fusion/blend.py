@@ -138,15 +138,16 @@ SMOOTH_RANGE = (2.5, 5.0)  # detail over the cheeks' median: still skin .. hair
 
 
 def _smooth_likelihood(lightness: np.ndarray, sample: np.ndarray, face_size: float) -> np.ndarray:
-    """0..1 per pixel: 1 where the fine detail (local mean |Laplacian| over a fortieth of a face) is
-    at most SMOOTH_RANGE[0] times the sample's median, 0 from SMOOTH_RANGE[1] times: hair is as
-    busy as the sample's skin is smooth, whatever its colour."""
+    """0..1 per pixel: 1 where the fine detail (|Laplacian| of the lightness, Gaussian-averaged over
+    a fortieth of a face) is at most SMOOTH_RANGE[0] times the sample's median (at least one level:
+    very smooth skin does not make ordinary skin texture look like hair), 0 from SMOOTH_RANGE[1]
+    times: hair is as busy as the sample's skin is smooth, whatever its colour."""
     detail = np.abs(cv2.Laplacian(lightness, cv2.CV_32F, ksize=3))
     detail = cv2.GaussianBlur(detail, (0, 0), max(0.7, face_size / 40.0))
     values = detail[sample > 0]
     if len(values) < 8:
         return np.ones(lightness.shape, np.float32)
-    ratio = detail / max(float(np.median(values)), 1e-3)
+    ratio = detail / max(float(np.median(values)), 1.0)
     low, high = SMOOTH_RANGE
     return np.clip((high - ratio) / (high - low), 0.0, 1.0).astype(np.float32)
 

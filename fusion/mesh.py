@@ -16,12 +16,15 @@ import cv2
 import numpy as np
 
 TRIANGLES_FILE = Path(__file__).with_name("data") / "face_mesh_triangles.txt"
+_CHUNK = 1 << 18  # pixels per step of the barycentric solve (~40 MB of temporaries)
 
 
 @functools.cache
 def triangles() -> np.ndarray:
     """(898, 3) vertex indices of the mesh's triangles (the canonical face model's)."""
-    return np.loadtxt(TRIANGLES_FILE, dtype=np.int64, comments="#")
+    table = np.loadtxt(TRIANGLES_FILE, dtype=np.int64, comments="#")
+    table.flags.writeable = False  # shared by every caller
+    return table
 
 
 def facing(mesh: np.ndarray) -> np.ndarray:
@@ -109,9 +112,12 @@ def rasterise(points: np.ndarray, depth: np.ndarray, width: int, height: int) ->
     drawn = np.unique(labels)
     inverse = np.zeros_like(homogeneous)
     inverse[drawn] = np.linalg.inv(homogeneous[drawn])
-    pixels = np.stack([xs, ys, np.ones_like(xs)], axis=1).astype(np.float64)
-    weights = np.einsum("pi,pij->pj", pixels, inverse[labels])
-    # Pixels on a triangle's rasterised edge can fall a hair outside it.
-    weights = np.clip(weights, 0.0, None)
-    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
-    return Raster(inside, labels, weights.astype(np.float32))
+    weights = np.empty((len(labels), 3), np.float32)
+    for start in range(0, len(labels), _CHUNK):  # a face thousands of pixels wide: bounded memory
+        part = slice(start, start + _CHUNK)
+        pixels = np.stack([xs[part], ys[part], np.ones_like(xs[part])], axis=1).astype(np.float64)
+        found = np.einsum("pi,pij->pj", pixels, inverse[labels[part]])
+        # Pixels on a triangle's rasterised edge can fall a hair outside it.
+        found = np.clip(found, 0.0, None)
+        weights[part] = found / np.maximum(found.sum(axis=1, keepdims=True), 1e-9)
+    return Raster(inside, labels, weights)

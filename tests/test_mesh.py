@@ -8,7 +8,7 @@ import pytest
 
 from fusion import FusionOptions, mesh
 from fusion.engines.base import FaceRequest
-from fusion.engines.classic import _target_raster, mirror_weights
+from fusion.engines.classic import _target_raster, mirror_weights, target_mesh_points
 from fusion.faces import Face, detect_faces
 from fusion.geometry import turn
 from fusion.mediapipe_faces import MESH_HALF, MESH_MIRROR
@@ -98,10 +98,14 @@ def test_mirror_weights_fill_only_a_turned_sources_far_side(
 ) -> None:
     frontal, profile = meshed
     frontal_mirror, profile_mirror = frontal.mirrored(astronaut.shape[1]), profile.mirrored(group.shape[1])
-    assert mirror_weights(frontal.mesh, frontal_mirror.mesh).max() < 0.1
-    weights = mirror_weights(profile.mesh, profile_mirror.mesh)
+    assert mirror_weights(frontal.mesh, frontal_mirror.mesh, (1.0, 1.0)).max() < 0.1
+    weights = mirror_weights(profile.mesh, profile_mirror.mesh, (1.0, 1.0))
     assert np.median(weights[MESH_HALF == 0.0]) > 0.5  # the far side, from the mirror image
     assert np.median(weights[MESH_HALF == 1.0]) < 0.05  # the near side, its own
+    # Only on the halves the target shows better (mirror_share): none when it is turned alike.
+    assert mirror_weights(profile.mesh, profile_mirror.mesh, (0.0, 0.0)).max() == 0.0
+    half = mirror_weights(profile.mesh, profile_mirror.mesh, (0.5, 1.0))
+    np.testing.assert_allclose(half[MESH_HALF == 0.0], 0.5 * weights[MESH_HALF == 0.0], atol=1e-9)
 
 
 def test_only_a_turned_source_is_drawn_on_the_mesh(
@@ -111,10 +115,30 @@ def test_only_a_turned_source_is_drawn_on_the_mesh(
     options = FusionOptions()
     size = (astronaut.shape[1], astronaut.shape[0])
     turned = FaceRequest(group, profile, astronaut, frontal, options)
-    raster = _target_raster(turned, (0, 0), size)
+    raster = _target_raster(turned, (0, 0), size, keep_mouth=False)
     assert raster is not None
     # The mesh lands on the target's face: its covered pixels lie around the target's landmarks.
     ys, xs = np.nonzero(raster.inside)
     centre = np.array([xs.mean(), ys.mean()])
     assert np.linalg.norm(centre - frontal.landmarks[[27, 30, 33]].mean(axis=0)) < 0.15 * frontal.size
-    assert _target_raster(FaceRequest(astronaut, frontal, group, profile, options), (0, 0), size) is None
+    frontal_source = FaceRequest(astronaut, frontal, group, profile, options)
+    assert _target_raster(frontal_source, (0, 0), size, keep_mouth=False) is None
+
+
+def test_the_targets_own_mouth_keeps_its_mesh_points_in_place(
+    meshed: tuple[Face, Face], group: np.ndarray
+) -> None:
+    """mouth="target" on the mesh path: the lips' points stay, as the landmarks there do."""
+    frontal, profile = meshed
+    request = FaceRequest(group, profile, group, frontal, FusionOptions())  # (photos unused here)
+    moved = target_mesh_points(request, keep_mouth=False)
+    kept = target_mesh_points(request, keep_mouth=True)
+    assert moved is not None and kept is not None and frontal.mesh is not None
+    lips = np.array([61, 291, 0, 17, 13, 14])  # mouth corners, lip middles (MediaPipe numbering)
+    np.testing.assert_allclose(kept[lips], frontal.mesh[lips, :2], atol=1e-4)
+    assert np.abs(moved[lips] - frontal.mesh[lips, :2]).max() > 1.0  # they would move otherwise
+    far = (
+        np.linalg.norm(frontal.mesh[:, :2] - frontal.landmarks[48:60].mean(axis=0), axis=1)
+        > 0.4 * frontal.size
+    )
+    np.testing.assert_allclose(kept[far], moved[far], atol=1e-4)  # away from the mouth, as before

@@ -42,6 +42,10 @@ from fusion.geometry import (
     unfolding,
     with_forehead,
 )
+from fusion.geometry import (
+    face_size as landmark_face_size,
+)
+from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.texture import detail_energy, match_texture, skin_region
 
@@ -177,7 +181,14 @@ def _warp_source(
     if surface is not None:
         raster, source_mesh = surface
         mapped = raster.interpolate((source_mesh - np.array([sx0, sy0], np.float32)) * scale)
-        map_x[raster.inside], map_y[raster.inside] = mapped[:, 0], mapped[:, 1]
+        # From the landmark map at the mesh's edge to the mesh's over MESH_FEATHER of a face: where
+        # a larger mask reaches past the mesh, the two may sample places a few pixels apart.
+        feather = max(1.0, MESH_FEATHER * landmark_face_size(out_points_local[:68]))
+        edge = cv2.distanceTransform(raster.inside.astype(np.uint8), cv2.DIST_L2, 3)[raster.inside]
+        weight = np.clip(edge / feather, 0.0, 1.0)
+        inside_x, inside_y = map_x[raster.inside], map_y[raster.inside]
+        map_x[raster.inside] = inside_x + weight * (mapped[:, 0] - inside_x)
+        map_y[raster.inside] = inside_y + weight * (mapped[:, 1] - inside_y)
     interpolation = cv2.INTER_CUBIC if source_per_output < 0.8 else cv2.INTER_LINEAR
     warped = cv2.remap(window, map_x, map_y, interpolation, borderMode=cv2.BORDER_REFLECT)
     if source_per_output < 0.8:
@@ -207,26 +218,26 @@ def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> 
     return share(-source_turn - max(0.0, -target_turn)), share(source_turn - max(0.0, target_turn))
 
 
-MIRROR_FACING = (
-    0.15,
-    0.5,
-)  # how much better the mirror image shows a triangle (mesh.visibility): none .. all
+MIRROR_BETTER = (0.15, 0.5)  # how much better the mirror image shows a triangle (mesh.visibility)
+OWN_SEEN = (0.6, 0.25)  # how well the source shows its own triangle: none .. all from the mirror
 MIRROR_SOFTNESS = 0.03  # the step between the two, in face sizes
-OWN_FACING = (0.6, 0.25)  # how well the source shows its own triangle: none .. all from the mirror
 
 
-def mirror_weights(source_mesh: np.ndarray, mirror_mesh: np.ndarray) -> np.ndarray:
+def mirror_weights(
+    source_mesh: np.ndarray, mirror_mesh: np.ndarray, halves: tuple[float, float]
+) -> np.ndarray:
     """(468,) per mesh point, how much of the source's texture there to take from its mirror image:
-    where the source's own triangles are hidden or edge-on and their mirror images face the camera
-    well (a turned source's far side)."""
+    where the source's own triangles are hidden or edge-on and their mirror images are seen well
+    (a turned source's far side), on each half of the face at most `halves` (mirror_share: only
+    where the target shows that side better than the source does)."""
     own, mirrored = mesh.visibility(source_mesh), mesh.visibility(mirror_mesh)
 
     def ramp(value: np.ndarray, start: float, end: float) -> np.ndarray:
         x = np.clip((value - start) / (end - start), 0.0, 1.0)
         return x * x * (3.0 - 2.0 * x)
 
-    share = ramp(mirrored - own, *MIRROR_FACING) * ramp(own, *OWN_FACING)
-    return mesh.per_vertex(share)
+    share = mesh.per_vertex(ramp(mirrored - own, *MIRROR_BETTER) * ramp(own, *OWN_SEEN))
+    return share * (halves[0] * (1.0 - MESH_HALF) + halves[1] * MESH_HALF)
 
 
 def _fill_turned_away(
@@ -237,20 +248,20 @@ def _fill_turned_away(
     origin: tuple[int, int],
     raster: Raster | None,
 ) -> np.ndarray:
-    """`warped` with the side the source turns away drawn from the source's mirror image instead:
-    triangle by triangle where the mesh covers the crop (`raster`), else by mirror_share's halves,
-    meeting the source's own side in a narrow step down the nose."""
+    """`warped` with the side the source turns away drawn from the source's mirror image instead
+    (on each half at most mirror_share): triangle by triangle where the mesh covers the crop
+    (`raster`, mirror_weights, a soft step), else by halves, meeting in a narrow step down the nose."""
     source, source_face, _, target_face, _ = request.unpack()
+    left, right = mirror_share(source_face.landmarks, target_face.landmarks)
+    if not (left or right):
+        return warped
     height, width = warped.shape[:2]
     mirror_face = source_face.mirrored(source.shape[1])
     if raster is not None and source_face.mesh is not None and mirror_face.mesh is not None:
-        share = raster.image(mirror_weights(source_face.mesh, mirror_face.mesh))
+        share = raster.image(mirror_weights(source_face.mesh, mirror_face.mesh, (left, right)))
         share = cv2.GaussianBlur(share, (0, 0), MIRROR_SOFTNESS * target_face.size)
         surface: tuple[Raster, np.ndarray] | None = (raster, mirror_face.mesh[:, :2])
     else:
-        left, right = mirror_share(source_face.landmarks, target_face.landmarks)
-        if not (left or right):
-            return warped
         side = side_weight(out_local, width, height, 0.03 * target_face.size)
         share, surface = left * side + right * (1.0 - side), None
     if share.max() <= 0.0:
@@ -269,15 +280,15 @@ def _fill_turned_away(
     return (warped * (1.0 - share) + mirrored * share + 0.5).astype(np.uint8)
 
 
+MESH_FEATHER = 0.03  # see _warp_source
 MESH_TURN = 0.5  # a turn (geometry.turn) of the source past which it is drawn on the mesh
 
 
-def _target_raster(request: FaceRequest, origin: tuple[int, int], size: tuple[int, int]) -> Raster | None:
-    """The target's mesh, moved toward the source's shape as the landmarks are, rasterised on the
-    crop, when both faces have a mesh and the source is turned past MESH_TURN: its far side is
-    hidden or foreshortened, which the mesh's triangles tell apart (mirror_weights) and a landmark
-    map cannot; None otherwise. (Drawing every pair on the mesh cost likeness on the benchmark's
-    frontal pairs: median 0.414 -> 0.423.)"""
+def target_mesh_points(request: FaceRequest, keep_mouth: bool) -> np.ndarray | None:
+    """(468, 2) where the target's mesh points go, in frame coordinates: toward the source's shape
+    as the landmarks are (capped, by the blend ratio, a profile's far side still), when both faces
+    have a mesh and the source is turned past MESH_TURN; None otherwise. With `keep_mouth` the
+    points on the target's lips and the mask's hole around them stay, as the landmarks there do."""
     _, source_face, _, target_face, options = request.unpack()
     if source_face.mesh is None or target_face.mesh is None:
         return None
@@ -285,9 +296,27 @@ def _target_raster(request: FaceRequest, origin: tuple[int, int], size: tuple[in
         return None
     points = target_face.mesh[:, :2]
     offset = _shape_offset(source_face.mesh[:, :2], points, target_face.size)
-    still = _far_side_still(target_face.landmarks, target_face.size, points)[:, None]
-    moved = points - np.array(origin, np.float32) + options.blend_ratio * offset * still
-    return mesh.rasterise(moved, target_face.mesh[:, 2], size[0], size[1])
+    still = _far_side_still(target_face.landmarks, target_face.size, points)
+    if keep_mouth:  # still within the hole's reach, moving fully from twice as far
+        lips = cv2.convexHull(target_face.landmarks[48:60].astype(np.float32))
+        grow = 0.04 * target_face.size
+        inside = np.array([cv2.pointPolygonTest(lips, (float(x), float(y)), True) for x, y in points])
+        still = still * np.clip((-inside - grow) / grow, 0.0, 1.0)
+    return (points + options.blend_ratio * offset * still[:, None]).astype(np.float32)
+
+
+def _target_raster(
+    request: FaceRequest, origin: tuple[int, int], size: tuple[int, int], keep_mouth: bool
+) -> Raster | None:
+    """The target's mesh at target_mesh_points rasterised on the crop, or None. A turned source's
+    far side is hidden or foreshortened, which the mesh's triangles tell apart (mirror_weights) and
+    a landmark map cannot. (Drawing every pair on the mesh cost likeness on the benchmark's frontal
+    pairs: median 0.414 -> 0.423.)"""
+    points = target_mesh_points(request, keep_mouth)
+    if points is None or request.target_face.mesh is None:
+        return None
+    local = points - np.array(origin, np.float32)
+    return mesh.rasterise(local, request.target_face.mesh[:, 2], size[0], size[1])
 
 
 def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray) -> np.ndarray:
@@ -336,7 +365,7 @@ class ClassicEngine:
 
         target_local = target_points - np.array(origin, np.float32)
         background = _morph_target(crop, target_local, out_local)
-        raster = _target_raster(request, origin, (width, height))
+        raster = _target_raster(request, origin, (width, height), keep_mouth)
         surface = None if raster is None or source_face.mesh is None else (raster, source_face.mesh[:, :2])
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height), surface)
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
