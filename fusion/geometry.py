@@ -148,16 +148,19 @@ def delaunay_triangles(points: np.ndarray) -> np.ndarray:
     return np.array(triangles, np.int64).reshape(-1, 3)
 
 
+def signed_areas(corners: np.ndarray) -> np.ndarray:
+    """(T,) twice the signed area of each triangle (T, 3, 2): its sign tells which way round the
+    corners run, and a map that changes it turns the triangle over."""
+    corners = corners.astype(np.float64)
+    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    return edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+
+
 def folded_triangles(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
     """(F, 3) vertex indices of the triangles (Delaunay on `dst_points`) that a piecewise-affine map
     from `dst_points` to `src_points` turns over: a mirrored triangle smears the picture."""
     triangles = delaunay_triangles(dst_points)
-
-    def signed_areas(points: np.ndarray) -> np.ndarray:
-        a, b, c = (points[triangles[:, k]].astype(np.float64) for k in range(3))
-        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-
-    return triangles[signed_areas(dst_points) * signed_areas(src_points) <= 0]
+    return triangles[signed_areas(dst_points[triangles]) * signed_areas(src_points[triangles]) <= 0]
 
 
 def folds(dst_points: np.ndarray, src_points: np.ndarray) -> bool:

@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fusion.geometry import signed_areas
+
 TRIANGLES_FILE = Path(__file__).with_name("data") / "face_mesh_triangles.txt"
 _CHUNK = 1 << 18  # pixels per step of the barycentric solve (~40 MB of temporaries)
 
@@ -46,8 +48,7 @@ def visibility(mesh: np.ndarray, side: int = 512) -> np.ndarray:
     placed = ((points - low) * scale + 1).astype(np.float32)
     plane, corners = _drawn(placed, mesh[:, 2], side, side)
     labels = plane[plane >= 0].astype(np.int64)
-    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-    area = np.abs(edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]) / 2
+    area = np.abs(signed_areas(corners)) / 2
     seen = np.bincount(labels, minlength=len(area)) / np.maximum(area, 1.0)
     return np.clip(facing(mesh), 0.0, None) * np.clip(seen, 0.0, 1.0)
 
@@ -89,9 +90,7 @@ def _drawn(points: np.ndarray, depth: np.ndarray, width: int, height: int) -> tu
     the other way round); and the (T, 3, 2) corners."""
     tris = triangles()
     corners = points[tris].astype(np.float64)
-    edge1, edge2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
-    area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]  # < 0: faces the camera
-    shown = np.flatnonzero(area < -1e-6)
+    shown = np.flatnonzero(signed_areas(corners) < -1e-6)  # below 0: faces the camera
     order = shown[np.argsort(-depth[tris[shown]].mean(axis=1), kind="stable")]
     plane = np.full((height, width), -1.0, np.float32)  # float: exact for indices this small
     fixed = np.round(corners * 256).astype(np.int32)

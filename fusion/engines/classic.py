@@ -198,6 +198,12 @@ def _warp_source(
     return warped
 
 
+def _smoothstep(value: float | np.ndarray, start: float, end: float) -> np.ndarray:
+    """0 at `start`, 1 at `end` (either may be the larger), smooth in between and flat beyond."""
+    x = np.clip((np.asarray(value, np.float64) - start) / (end - start), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 MIRROR_TURN = (0.5, 0.9)  # how much more the source is turned than the target: no mirror .. all mirror
 
 
@@ -209,13 +215,9 @@ def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> 
     mirrored, shows it instead, when the source is turned that way well past the target.
     """
     source_turn, target_turn = turn(source_landmarks), turn(target_landmarks)
-    low, high = MIRROR_TURN
-
-    def share(excess: float) -> float:
-        x = min(1.0, max(0.0, (excess - low) / (high - low)))
-        return x * x * (3.0 - 2.0 * x)
-
-    return share(-source_turn - max(0.0, -target_turn)), share(source_turn - max(0.0, target_turn))
+    left = _smoothstep(-source_turn - max(0.0, -target_turn), *MIRROR_TURN)
+    right = _smoothstep(source_turn - max(0.0, target_turn), *MIRROR_TURN)
+    return float(left), float(right)
 
 
 MIRROR_BETTER = (0.15, 0.5)  # how much better the mirror image shows a triangle (mesh.visibility)
@@ -231,12 +233,7 @@ def mirror_weights(
     (a turned source's far side), on each half of the face at most `halves` (mirror_share: only
     where the target shows that side better than the source does)."""
     own, mirrored = mesh.visibility(source_mesh), mesh.visibility(mirror_mesh)
-
-    def ramp(value: np.ndarray, start: float, end: float) -> np.ndarray:
-        x = np.clip((value - start) / (end - start), 0.0, 1.0)
-        return x * x * (3.0 - 2.0 * x)
-
-    share = mesh.per_vertex(ramp(mirrored - own, *MIRROR_BETTER) * ramp(own, *OWN_SEEN))
+    share = mesh.per_vertex(_smoothstep(mirrored - own, *MIRROR_BETTER) * _smoothstep(own, *OWN_SEEN))
     return share * (halves[0] * (1.0 - MESH_HALF) + halves[1] * MESH_HALF)
 
 
