@@ -86,24 +86,26 @@ def face_crop_box(points: np.ndarray, margin: float, width: int, height: int) ->
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (Umeyama) mapping src points onto dst points, as a 2x3 matrix."""
+    """Least-squares similarity (Umeyama) mapping src points onto dst points (n, d), as a d x (d + 1)
+    matrix: 2x3 for image points, 3x4 for mesh points (a rotation in depth too)."""
     src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
     src_c, dst_c = src - src_mean, dst - dst_mean
     cov = dst_c.T @ src_c / len(src)
     u, sigma, vt = np.linalg.svd(cov)
-    sign = np.eye(2)
+    dims = src.shape[1]
+    sign = np.eye(dims)
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1
+        sign[-1, -1] = -1
     rotation = u @ sign @ vt
     scale = float(np.trace(np.diag(sigma) @ sign) / max(src_c.var(axis=0).sum(), 1e-12))
-    matrix = np.zeros((2, 3), np.float64)
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = dst_mean - scale * rotation @ src_mean
+    matrix = np.zeros((dims, dims + 1), np.float64)
+    matrix[:, :dims] = scale * rotation
+    matrix[:, dims] = dst_mean - scale * rotation @ src_mean
     return matrix
 
 
 def apply_affine(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+    return (points @ matrix[:, :-1].T + matrix[:, -1]).astype(np.float32)
 
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:

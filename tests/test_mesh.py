@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, mesh
+from fusion.engines import classic
 from fusion.engines.base import FaceRequest
-from fusion.engines.classic import _target_raster, mirror_weights, target_mesh_points
+from fusion.engines.classic import _layout, _shape_offset, _target_raster, mirror_weights, target_mesh_points
 from fusion.faces import Face, detect_faces
 from fusion.geometry import turn
-from fusion.mediapipe_faces import MESH_HALF, MESH_MIRROR
+from fusion.mediapipe_faces import MESH_HALF, MESH_MIRROR, landmarks_68
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def test_mirror_weights_fill_only_a_turned_sources_far_side(
     np.testing.assert_allclose(half[MESH_HALF == 0.0], 0.5 * weights[MESH_HALF == 0.0], atol=1e-9)
 
 
-def test_only_a_turned_source_is_drawn_on_the_mesh(
+def test_only_pairs_with_a_turned_face_are_drawn_on_the_mesh(
     meshed: tuple[Face, Face], astronaut: np.ndarray, group: np.ndarray
 ) -> None:
     frontal, profile = meshed
@@ -121,8 +122,14 @@ def test_only_a_turned_source_is_drawn_on_the_mesh(
     ys, xs = np.nonzero(raster.inside)
     centre = np.array([xs.mean(), ys.mean()])
     assert np.linalg.norm(centre - frontal.landmarks[[27, 30, 33]].mean(axis=0)) < 0.15 * frontal.size
-    frontal_source = FaceRequest(astronaut, frontal, group, profile, options)
-    assert _target_raster(frontal_source, (0, 0), size, keep_mouth=False) is None
+    # A profile target too; two frontal faces keep the landmark map.
+    profile_target = FaceRequest(astronaut, frontal, group, profile, options)
+    assert (
+        _target_raster(profile_target, (0, 0), (group.shape[1], group.shape[0]), keep_mouth=False) is not None
+    )
+    group_frontal = min(detect_faces(group), key=lambda face: abs(turn(face.landmarks)))
+    both_frontal = FaceRequest(astronaut, frontal, group, group_frontal, options)
+    assert _target_raster(both_frontal, (0, 0), (group.shape[1], group.shape[0]), keep_mouth=False) is None
 
 
 def test_the_targets_own_mouth_keeps_its_mesh_points_in_place(
@@ -142,3 +149,26 @@ def test_the_targets_own_mouth_keeps_its_mesh_points_in_place(
         > 0.4 * frontal.size
     )
     np.testing.assert_allclose(kept[far], moved[far], atol=1e-4)  # away from the mouth, as before
+
+
+def test_a_turn_in_depth_is_pose_not_shape(
+    meshed: tuple[Face, Face], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same face turned 70 degrees in depth has the same shape: the shape offset (the morph
+    toward the source) is nil once the source's mesh is posed like the target's in 3-D; a 2-D fit
+    reads the turn as shape and moves the target's points by most of a tenth of a face."""
+    frontal, _ = meshed
+    assert frontal.mesh is not None
+    angle = np.radians(70.0)
+    rotation = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    centre = frontal.mesh.mean(axis=0)
+    turned_mesh = ((frontal.mesh - centre) @ rotation.T * 0.7 + centre + [40.0, -10.0, 0.0]).astype(
+        np.float32
+    )
+    turned = Face(frontal.box, landmarks_68(turned_mesh), turned_mesh)
+    assert abs(turn(turned.landmarks) - turn(frontal.landmarks)) > classic.POSE_DEPTH[1]
+    moves = np.linalg.norm(_shape_offset(turned, frontal, _layout), axis=1) / frontal.size
+    assert np.median(moves) < 0.005, np.median(moves)
+    monkeypatch.setattr(classic, "POSE_DEPTH", (2.0, 3.0))  # never in depth: the 2-D fit alone
+    moves_2d = np.linalg.norm(_shape_offset(turned, frontal, _layout), axis=1) / frontal.size
+    assert np.median(moves_2d) > 0.03, np.median(moves_2d)
