@@ -103,7 +103,7 @@ def _smoothstep(value: float | np.ndarray, start: float, end: float) -> np.ndarr
     return x * x * (3.0 - 2.0 * x)
 
 
-POSE_DEPTH = (0.3, 0.7)  # turn difference (geometry.turn) from which shape is measured in 3-D .. fully
+POSE_DEPTH = (0.5, 0.9)  # turn difference (geometry.turn) from which shape is measured in 3-D .. fully
 
 
 def _posed_source(source_face: Face, target_face: Face) -> Face | None:
