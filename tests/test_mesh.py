@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, mesh
-from fusion.engines import classic
+from fusion.engines import shape
 from fusion.engines.base import FaceRequest
-from fusion.engines.classic import _layout, _shape_offset, _target_raster, mirror_weights, target_mesh_points
+from fusion.engines.classic import _target_raster, mirror_weights
+from fusion.engines.shape import layout, shape_offset, target_mesh_points
 from fusion.faces import Face, detect_faces
 from fusion.geometry import turn
 from fusion.mediapipe_faces import MESH_HALF, MESH_MIRROR, landmarks_68
@@ -166,9 +167,9 @@ def test_a_turn_in_depth_is_pose_not_shape(
         np.float32
     )
     turned = Face(frontal.box, landmarks_68(turned_mesh), turned_mesh)
-    assert abs(turn(turned.landmarks) - turn(frontal.landmarks)) > classic.POSE_DEPTH[1]
-    moves = np.linalg.norm(_shape_offset(turned, frontal, _layout), axis=1) / frontal.size
+    assert abs(turn(turned.landmarks) - turn(frontal.landmarks)) > shape.POSE_DEPTH[1]
+    moves = np.linalg.norm(shape_offset(turned, frontal, layout), axis=1) / frontal.size
     assert np.median(moves) < 0.005, np.median(moves)
-    monkeypatch.setattr(classic, "POSE_DEPTH", (2.0, 3.0))  # never in depth: the 2-D fit alone
-    moves_2d = np.linalg.norm(_shape_offset(turned, frontal, _layout), axis=1) / frontal.size
+    monkeypatch.setattr(shape, "POSE_DEPTH", (2.0, 3.0))  # never in depth: the 2-D fit alone
+    moves_2d = np.linalg.norm(shape_offset(turned, frontal, layout), axis=1) / frontal.size
     assert np.median(moves_2d) > 0.03, np.median(moves_2d)

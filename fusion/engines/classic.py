@@ -9,7 +9,6 @@ b = 0 gives the target back unchanged; identity moves steadily toward the source
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import partial
 
 import cv2
@@ -17,7 +16,6 @@ import numpy as np
 
 from fusion import mesh
 from fusion.blend import (
-    TURNED_AWAY,
     composite,
     face_mask,
     highlight_offset,
@@ -28,8 +26,14 @@ from fusion.blend import (
     unsharp,
 )
 from fusion.engines.base import FacePatch, FaceRequest, face_region
+from fusion.engines.shape import (
+    far_side_still,
+    layout,
+    shape_offset,
+    smoothstep,
+    target_mesh_points,
+)
 from fusion.errors import Availability
-from fusion.faces import Face
 from fusion.geometry import (
     apply_affine,
     border_anchors,
@@ -37,109 +41,19 @@ from fusion.geometry import (
     folds,
     invert_affine,
     piecewise_affine_maps,
-    side_distance,
     side_weight,
     similarity_transform,
     turn,
     unfolding,
-    with_forehead,
 )
 from fusion.geometry import (
     face_size as landmark_face_size,
 )
-from fusion.mediapipe_faces import MESH_HALF, landmarks_68
+from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.texture import detail_energy, match_texture, skin_region
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
-SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
-# Mesh points inside the 68-point outline, both sides alike: cheeks, under the eyes, nose, chin.
-INNER_MESH_POINTS = [
-    *(50, 280, 205, 425, 187, 411, 123, 352, 116, 345, 147, 376, 192, 416, 213, 433),
-    *(230, 450, 118, 347, 101, 330, 36, 266),
-    *(6, 195, 1, 129, 358, 48, 278),
-    *(199, 175, 201, 421, 208, 428),
-]
-
-
-def _mesh_points(face: Face) -> np.ndarray:
-    assert face.mesh is not None
-    return face.mesh[:, :2]
-
-
-def _layout(face: Face, dense: bool = False) -> np.ndarray:
-    """The points the engine works with: 68 landmarks, 10 forehead points, and (`dense`) the
-    mesh's inner points."""
-    points = with_forehead(face.landmarks)
-    if dense and face.mesh is not None:
-        return np.vstack([points, face.mesh[INNER_MESH_POINTS, :2]]).astype(np.float32)
-    return points
-
-
-def _far_side_still(points: np.ndarray, size: float, at: np.ndarray | None = None) -> np.ndarray:
-    """(N,) 1 per point of `at` (default: `points`, the 68-point layout first), but 0 for points on
-    the far side of a head turned past TURNED_AWAY: there the outline lies along the nose with the
-    background beside it, and moving it toward a frontal face's shape pulls the face out over the
-    background."""
-    at = points if at is None else at
-    facing = turn(points[:68])
-    if abs(facing) <= TURNED_AWAY:
-        return np.ones(len(at), np.float32)
-    beyond = side_distance(points, at) * np.sign(facing)  # > 0 on the near side
-    return np.clip(0.5 + beyond / (0.05 * size), 0.0, 1.0).astype(np.float32)
-
-
-def _capped(offset: np.ndarray, face_size: float) -> np.ndarray:
-    """`offset` (N, 2) with each move at most SHAPE_OFFSET_CAP face sizes long: beyond that it is
-    pose or expression, and following it tears the target's ears, hair or collar."""
-    length = np.linalg.norm(offset, axis=1, keepdims=True)
-    cap = SHAPE_OFFSET_CAP * face_size
-    return (offset * np.minimum(1.0, cap / np.maximum(length, 1e-6))).astype(np.float32)
-
-
-def _smoothstep(value: float | np.ndarray, start: float, end: float) -> np.ndarray:
-    """0 at `start`, 1 at `end` (either may be the larger), smooth in between and flat beyond."""
-    x = np.clip((np.asarray(value, np.float64) - start) / (end - start), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
-
-
-POSE_DEPTH = (0.5, 0.9)  # turn difference (geometry.turn) from which shape is measured in 3-D .. fully
-
-
-def _posed_source(source_face: Face, target_face: Face) -> Face | None:
-    """The source face with its mesh turned, scaled and moved onto the target's in 3-D (least
-    squares), or None without both meshes."""
-    if source_face.mesh is None or target_face.mesh is None:
-        return None
-    matrix = similarity_transform(source_face.mesh.astype(np.float64), target_face.mesh.astype(np.float64))
-    mesh = apply_affine(matrix, source_face.mesh)
-    return Face(source_face.box, landmarks_68(mesh), mesh)
-
-
-def _shape_offset(
-    source_face: Face, target_face: Face, points_of: Callable[[Face], np.ndarray]
-) -> np.ndarray:
-    """How far each of the target's points (`points_of`) must move to take the source's face shape.
-
-    The source's points are aligned with a full 2-D affine fit, which absorbs some pose (a turned
-    head is a narrower face) but not a turn in depth: a profile's nose and far side then read as
-    shape, and the target's face is pulled toward the profile. So when the two faces are turned
-    apart (POSE_DEPTH) and both have a mesh, the source's mesh is posed like the target's in 3-D
-    instead, and what still differs is shape. (For faces turned alike the 2-D fit keeps more
-    likeness on the benchmark: median 0.415 vs 0.451 with the 3-D fit for every pair.)
-    """
-    target_points = points_of(target_face)
-    source_points = points_of(source_face)
-    design = np.hstack([source_points, np.ones((len(source_points), 1), np.float32)])
-    solution, *_ = np.linalg.lstsq(design, target_points, rcond=None)
-    offset = design @ solution - target_points
-    depth = float(_smoothstep(abs(turn(source_face.landmarks) - turn(target_face.landmarks)), *POSE_DEPTH))
-    posed = _posed_source(source_face, target_face) if depth > 0.0 else None
-    if posed is not None:
-        offset += depth * (points_of(posed) - target_points - offset)
-    return _capped(offset, target_face.size)
-
-
 MOUTH_GAP_DIFFERENCE = 0.06  # lip gap difference (in face sizes) from which "auto" keeps the target's mouth
 
 
@@ -252,8 +166,8 @@ def mirror_share(source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> 
     mirrored, shows it instead, when the source is turned that way well past the target.
     """
     source_turn, target_turn = turn(source_landmarks), turn(target_landmarks)
-    left = _smoothstep(-source_turn - max(0.0, -target_turn), *MIRROR_TURN)
-    right = _smoothstep(source_turn - max(0.0, target_turn), *MIRROR_TURN)
+    left = smoothstep(-source_turn - max(0.0, -target_turn), *MIRROR_TURN)
+    right = smoothstep(source_turn - max(0.0, target_turn), *MIRROR_TURN)
     return float(left), float(right)
 
 
@@ -270,7 +184,7 @@ def mirror_weights(
     (a turned source's far side), on each half of the face at most `halves` (mirror_share: only
     where the target shows that side better than the source does)."""
     own, mirrored = mesh.visibility(source_mesh), mesh.visibility(mirror_mesh)
-    share = mesh.per_vertex(_smoothstep(mirrored - own, *MIRROR_BETTER) * _smoothstep(own, *OWN_SEEN))
+    share = mesh.per_vertex(smoothstep(mirrored - own, *MIRROR_BETTER) * smoothstep(own, *OWN_SEEN))
     return share * (halves[0] * (1.0 - MESH_HALF) + halves[1] * MESH_HALF)
 
 
@@ -303,7 +217,7 @@ def _fill_turned_away(
     mirror_to_target = similarity_transform(mirror_face.landmarks, target_face.landmarks)
     mirrored = _warp_source(
         cv2.flip(source, 1),
-        _layout(mirror_face, dense),
+        layout(mirror_face, dense),
         out_local,
         mirror_to_target,
         origin,
@@ -315,28 +229,6 @@ def _fill_turned_away(
 
 
 MESH_FEATHER = 0.03  # see _warp_source
-MESH_TURN = 0.5  # a turn (geometry.turn) of either face past which the source is drawn on the mesh
-
-
-def target_mesh_points(request: FaceRequest, keep_mouth: bool) -> np.ndarray | None:
-    """(468, 2) where the target's mesh points go, in frame coordinates: toward the source's shape
-    as the landmarks are (capped, by the blend ratio, a profile's far side still), when both faces
-    have a mesh and either is turned past MESH_TURN; None otherwise. With `keep_mouth` the
-    points on the target's lips and the mask's hole around them stay, as the landmarks there do."""
-    _, source_face, _, target_face, options = request.unpack()
-    if source_face.mesh is None or target_face.mesh is None:
-        return None
-    if max(abs(turn(source_face.landmarks)), abs(turn(target_face.landmarks))) <= MESH_TURN:
-        return None
-    points = target_face.mesh[:, :2]
-    offset = _shape_offset(source_face, target_face, _mesh_points)
-    still = _far_side_still(target_face.landmarks, target_face.size, points)
-    if keep_mouth:  # still within the hole's reach, moving fully from twice as far
-        lips = cv2.convexHull(target_face.landmarks[48:60].astype(np.float32))
-        grow = 0.04 * target_face.size
-        inside = np.array([cv2.pointPolygonTest(lips, (float(x), float(y)), True) for x, y in points])
-        still = still * np.clip((-inside - grow) / grow, 0.0, 1.0)
-    return (points + options.blend_ratio * offset * still[:, None]).astype(np.float32)
 
 
 def _target_raster(
@@ -381,14 +273,15 @@ class ClassicEngine:
         # source's features to the same places on the target, not just the outline and features;
         # unless the two poses differ so much that the finer triangles would turn over.
         dense = source_face.mesh is not None and target_face.mesh is not None
-        target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
-        layout = partial(_layout, dense=dense)
-        out_points = target_points + ratio * _shape_offset(source_face, target_face, layout)
+        target_points, source_points = layout(target_face, dense), layout(source_face, dense)
+        out_points = target_points + ratio * shape_offset(
+            source_face, target_face, partial(layout, dense=dense)
+        )
         if dense and folds(out_points, apply_affine(to_target, source_points)):
             dense = False
-            target_points, source_points = _layout(target_face, dense), _layout(source_face, dense)
-            out_points = target_points + ratio * _shape_offset(source_face, target_face, _layout)
-        still = _far_side_still(target_points, face_size)[:, None]
+            target_points, source_points = layout(target_face, dense), layout(source_face, dense)
+            out_points = target_points + ratio * shape_offset(source_face, target_face, layout)
+        still = far_side_still(target_points, face_size)[:, None]
         out_points = target_points + (out_points - target_points) * still
         keep_mouth = keeps_target_mouth(
             options.mouth, source_face.landmarks, target_face.landmarks, (source_face.size, face_size)
