@@ -4,9 +4,12 @@ A small or blurry source drawn large is softer than the target's skin; a crisp s
 photo is harsher. The fine-detail energy (what a 1.5 px blur takes away: pores, grain, sensor
 noise) is measured on skin only (cheeks, nose, chin: no eyes, brows or mouth, whose edges differ
 between the two faces) and the face's detail layer is scaled to the target's level; when even the
-largest scaling leaves it short, seeded grain makes up the rest, so a fusion is repeatable. The
-scaling is bounded: blurring a crisp face all the way down to a tiny blurry target's level costs
-identity (measured: median distance 0.479 -> 0.501 on the benchmark's package pairs).
+largest scaling leaves it short, seeded grain makes up the rest, so a fusion is repeatable. A face
+crisper than the target's skin is calmed there, while its eyes, brows and mouth are calmed only as
+far as the target's own features are softer than them: smooth skin says little about how crisp a
+photo's features are (a profile target with smooth skin and crisp eyes had its new face blurred).
+The scaling is bounded: blurring a crisp face all the way down to a tiny blurry target's level
+costs identity (measured: median distance 0.479 -> 0.501 on the benchmark's package pairs).
 """
 
 from __future__ import annotations
@@ -19,25 +22,36 @@ import numpy as np
 from fusion.geometry import FEATURE_PARTS, fill_parts
 
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
+CALM_FADE = 2 * DETAIL_SIGMA  # px: how far beyond the skin a calming fades out
 GAIN_RANGE = (0.3, 1.8)  # how far the face's own detail layer is scaled down or up
 GRAIN_SEED = 20261123
 SAMPLES = 100_000  # statistics are taken on at most about this many skin pixels (a regular grid)
 
 
-def skin_region(points: np.ndarray, width: int, height: int, face_size: float) -> np.ndarray:
-    """(h, w) bool: the inner face (68-point hull shrunk 10%) without eyes, brows and mouth (drawn
-    where the face is ~128 px wide, then enlarged: the same shape at any resolution)."""
+def face_regions(
+    points: np.ndarray, width: int, height: int, face_size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(skin, features), (h, w) bool each: the inner face (68-point hull shrunk 10%) without eyes,
+    brows and mouth grown by 6% of a face; and those features grown by 2% (their edges: lids, lash
+    lines, lip borders). Drawn where the face is ~128 px wide, then enlarged: the same shapes at any
+    resolution."""
     factor = max(1.0, face_size / 128.0)
     size = (max(8, round(width / factor)), max(8, round(height / factor)))
     small = points / factor
     centre = small[[27, 30, 33]].mean(axis=0)
     inner = centre + (small[:68] - centre) * 0.9
     mask = fill_parts(inner, size[1], size[0], (list(range(68)),))
-    features = fill_parts(small, size[1], size[0], FEATURE_PARTS)
-    grow = max(3, 2 * round(0.06 * face_size / factor) + 1)
-    features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    skin = ((mask > 0) & (features == 0)).astype(np.uint8)
-    return cv2.resize(skin, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    parts = fill_parts(small, size[1], size[0], FEATURE_PARTS)
+    grown = []
+    for share in (0.06, 0.02):
+        width_px = max(3, 2 * round(share * face_size / factor) + 1)
+        grown.append(cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width_px, width_px))))
+    skin = ((mask > 0) & (grown[0] == 0)).astype(np.uint8)
+    features = (grown[1] > 0).astype(np.uint8)
+    return (
+        cv2.resize(skin, (width, height), interpolation=cv2.INTER_NEAREST) > 0,
+        cv2.resize(features, (width, height), interpolation=cv2.INTER_NEAREST) > 0,
+    )
 
 
 def _grey_detail(image: np.ndarray) -> np.ndarray:
@@ -85,14 +99,40 @@ def _solve(level: Callable[[float], float], wanted: float, start: float, low: fl
     return x
 
 
-def match_texture(face: np.ndarray, skin: np.ndarray, wanted: float) -> np.ndarray:
-    """`face` (float32 RGB, the crop about to be composited) with fine-detail energy `wanted` on
-    `skin` (`detail_energy` of the target's own skin, measured before any resampling).
+def _near(region: np.ndarray) -> np.ndarray:
+    """(h, w) float32: 1 on `region`, fading to 0 over CALM_FADE pixels beyond it."""
+    return np.clip(2.0 * cv2.GaussianBlur(region.astype(np.float32), (0, 0), CALM_FADE), 0.0, 1.0)
 
-    Lightness only: scaling each channel's detail would also raise the colour noise. A blur is
-    linear, so the detail of face + (g - 1) * d is d + (g - 1) * detail(d): every gain tried is
-    measured without filtering the image again."""
-    if skin.sum() < 64 or wanted <= 0:
+
+def _calm_features(detail: np.ndarray, features: np.ndarray, wanted: float) -> tuple[float, np.ndarray]:
+    """The gain (GAIN_RANGE[0]..1) that brings the detail on `features` down to `wanted`, and
+    where it applies (_near the features); gain 1 when they are not crisper than that."""
+    weight = _near(features)
+    grid = _grid(features)
+    inside = features[grid]
+    d = detail[grid][inside]
+    if features.sum() < 64 or wanted <= 0 or _trimmed_energy(d) <= wanted:
+        return 1.0, weight
+    layer = detail * weight
+    dd = (layer - cv2.GaussianBlur(layer, (0, 0), DETAIL_SIGMA))[grid][inside]
+    start = float(np.sqrt(wanted / _trimmed_energy(d)))
+    return _solve(lambda g: _trimmed_energy(d + (g - 1.0) * dd), wanted, start, GAIN_RANGE[0], 1.0), weight
+
+
+def match_texture(
+    face: np.ndarray, regions: tuple[np.ndarray, np.ndarray], wanted: tuple[float, float]
+) -> np.ndarray:
+    """`face` (float32 RGB, the crop about to be composited) with the fine-detail energy `wanted`
+    (`detail_energy` of the target's own skin and features, measured before any resampling) on
+    `regions` (face_regions: skin, features).
+
+    Lightness only: scaling each channel's detail would also raise the colour noise. A softer face
+    than wanted is sharpened all over (grain makes up what the largest gain leaves short); a crisper
+    one is calmed on the skin, and near the features only to the target's features' level. A blur
+    is linear, so the detail of face + w * (g - 1) * d is d + (g - 1) * detail(w * d) (w: where
+    the gain applies): every gain tried is measured without filtering the image again."""
+    skin, features = regions
+    if skin.sum() < 64 or wanted[0] <= 0:
         return face
     detail = _grey_detail(face)
     grid = _grid(skin)
@@ -100,24 +140,36 @@ def match_texture(face: np.ndarray, skin: np.ndarray, wanted: float) -> np.ndarr
     d = detail[grid][on_skin]
     if float(np.mean(d * d)) <= 1e-6:
         return face
-    dd = (detail - cv2.GaussianBlur(detail, (0, 0), DETAIL_SIGMA))[grid][on_skin]
+
+    def on_the_skin(layer: np.ndarray) -> np.ndarray:
+        return (layer - cv2.GaussianBlur(layer, (0, 0), DETAIL_SIGMA))[grid][on_skin]
+
+    layer, features_change = detail, None
+    if _trimmed_energy(d) > wanted[0]:  # calmed: the features by their own measure
+        feature_gain, near_features = _calm_features(detail, features, wanted[1])
+        features_change = (feature_gain - 1.0) * detail * near_features
+        d = d + on_the_skin(features_change)  # what the features' change leaves on the skin
+        layer = detail * (1.0 - near_features)
+    dd = on_the_skin(layer)
     gain = _solve(
         lambda g: _trimmed_energy(d + (g - 1.0) * dd),
-        wanted,
-        float(np.sqrt(wanted / _trimmed_energy(d))),
+        wanted[0],
+        float(np.sqrt(wanted[0] / max(_trimmed_energy(d), 1e-9))),
         *GAIN_RANGE,
     )
-    matched = face + ((gain - 1.0) * detail)[:, :, None]
+    matched = face + ((gain - 1.0) * layer)[:, :, None]
+    if features_change is not None:
+        matched += features_change[:, :, None]
     reached_detail = d + (gain - 1.0) * dd
     reached = _trimmed_energy(reached_detail)
-    if reached < 0.97 * wanted:  # still softer than the target: seeded grain makes up the rest
+    if reached < 0.97 * wanted[0]:  # still softer than the target: seeded grain makes up the rest
         noise = np.random.default_rng(GRAIN_SEED).standard_normal(face.shape[:2], dtype=np.float32)
         grain = _grey_detail(cv2.GaussianBlur(noise, (0, 0), 0.6))
         measured = _grey_detail(grain)[grid][on_skin]
         scale = _solve(
             lambda k: _trimmed_energy(reached_detail + k * measured) - reached,
-            wanted - reached,
-            float(np.sqrt((wanted - reached) / max(_trimmed_energy(measured), 1e-9))),
+            wanted[0] - reached,
+            float(np.sqrt((wanted[0] - reached) / max(_trimmed_energy(measured), 1e-9))),
             0.0,
             1e3,
         )

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from fusion import FusionOptions, fuse
-from fusion.texture import detail_energy, match_texture, skin_region
+from fusion.texture import detail_energy, face_regions, match_texture
 
 
 def _skin(size: int = 160) -> np.ndarray:
@@ -27,28 +27,60 @@ def test_a_soft_face_gets_the_targets_grain_and_a_harsh_one_is_calmed() -> None:
     skin = _skin()
     noisy_target = np.clip(smooth + rng.normal(0, 6, smooth.shape[:2])[:, :, None], 0, 255).astype(np.uint8)
     wanted = detail_energy(noisy_target, skin)
-    soft = match_texture(smooth.copy(), skin, wanted)  # no detail of its own: grain is added
+    none = np.zeros_like(skin)  # no features
+    soft = match_texture(smooth.copy(), (skin, none), (wanted, 0.0))  # no detail of its own: grain is added
     assert abs(detail_energy(soft, skin) / wanted - 1) < 0.05
-    assert np.array_equal(soft, match_texture(smooth.copy(), skin, wanted))  # seeded: repeatable
+    assert np.array_equal(
+        soft, match_texture(smooth.copy(), (skin, none), (wanted, 0.0))
+    )  # seeded: repeatable
     harsh = smooth + rng.normal(0, 14, smooth.shape[:2])[:, :, None].astype(np.float32)
-    calmed = match_texture(harsh, skin, wanted)
+    calmed = match_texture(harsh, (skin, none), (wanted, 0.0))
     assert abs(detail_energy(calmed, skin) / wanted - 1) < 0.05
     # The coarse shading is left alone: only the fine detail changes.
     coarse = cv2.GaussianBlur(calmed, (0, 0), 6) - cv2.GaussianBlur(harsh, (0, 0), 6)
     assert np.abs(coarse[40:120, 40:120]).max() < 1.5
 
 
-def test_skin_region_leaves_out_eyes_brows_and_mouth(astronaut: np.ndarray) -> None:
+def test_calming_a_crisp_face_calms_its_features_only_to_the_targets_features() -> None:
+    """A crisp source on a target with smooth skin: the skin is calmed to the target's level, and
+    an eye, brow or mouth (`features`) only as far as the target's own features are softer: with
+    crisp features on the target they keep their edges (calming them with the skin blurred the
+    whole face on a profile target), with soft ones (a soft photo) they are calmed to that level."""
+    rng = np.random.default_rng(2)
+    skin = _skin()
+    skin[64:96, 54:106] = False  # a feature (a dark bar with crisp edges) and its surround: not skin
+    features = np.zeros((160, 160), bool)
+    features[72:88, 62:98] = True
+    harsh = _smooth_face() + rng.normal(0, 14, (160, 160))[:, :, None].astype(np.float32)
+    harsh[75:85, 65:95] -= 80.0
+    smooth_target = np.clip(_smooth_face() + rng.normal(0, 6, (160, 160))[:, :, None], 0, 255).astype(
+        np.uint8
+    )
+    wanted_skin = detail_energy(smooth_target, skin)
+    crisp_features = detail_energy(harsh, features)
+
+    kept = match_texture(harsh.copy(), (skin, features), (wanted_skin, crisp_features))
+    assert abs(detail_energy(kept, skin) / wanted_skin - 1) < 0.1
+    inner = cv2.erode(features.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    np.testing.assert_allclose(kept[inner], harsh[inner], atol=0.5)  # the feature as it was
+
+    soft_features = 0.3 * crisp_features
+    calmed = match_texture(harsh.copy(), (skin, features), (wanted_skin, soft_features))
+    assert abs(detail_energy(calmed, features) / soft_features - 1) < 0.15
+    assert abs(detail_energy(calmed, skin) / wanted_skin - 1) < 0.1
+
+
+def test_skin_leaves_out_eyes_brows_and_mouth_and_features_hold_them(astronaut: np.ndarray) -> None:
     result = fuse(astronaut, astronaut, FusionOptions(blend_ratio=1.0))
     face = result.target_faces[0]
     height, width = astronaut.shape[:2]
-    skin = skin_region(face.landmarks, width, height, face.size)
+    skin, features = face_regions(face.landmarks, width, height, face.size)
     for index in (37, 44, 19, 24, 51, 57, 62):  # eyelids, brows, lips
         x, y = face.landmarks[index].round().astype(int)
-        assert not skin[y, x], index
+        assert not skin[y, x] and features[y, x], index
     for index in (30, 2, 14):  # nose tip, cheeks (moved inward a little)
         x, y = (0.8 * face.landmarks[index] + 0.2 * face.landmarks[30]).round().astype(int)
-        assert skin[y, x], index
+        assert skin[y, x] and not features[y, x], index
 
 
 def test_a_small_source_drawn_large_keeps_the_targets_crispness(
@@ -59,6 +91,6 @@ def test_a_small_source_drawn_large_keeps_the_targets_crispness(
     result = fuse(group, astronaut, FusionOptions(blend_ratio=1.0))
     face = result.target_faces[0]
     height, width = astronaut.shape[:2]
-    skin = skin_region(face.landmarks, width, height, face.size)
+    skin, _ = face_regions(face.landmarks, width, height, face.size)
     ours, theirs = detail_energy(result.image, skin), detail_energy(astronaut, skin)
     assert abs(np.log(ours / theirs)) < 0.3, (ours, theirs)

@@ -51,7 +51,7 @@ from fusion.geometry import (
 )
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
-from fusion.texture import detail_energy, match_texture, skin_region
+from fusion.texture import detail_energy, face_regions, match_texture
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 MOUTH_GAP_DIFFERENCE = 0.06  # lip gap difference (in face sizes) from which "auto" keeps the target's mouth
@@ -318,11 +318,12 @@ class ClassicEngine:
                 face = overlay(background.astype(np.float32), np.clip(face, 0, 255))
         if ratio < 1.0:
             face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
-        # The target's skin detail, measured on the crop itself: the morph's resampling softens it.
-        # Where the mask holds only: an object over either face is not skin.
+        # The target's skin and feature detail, measured on the crop itself: the morph's resampling
+        # softens it. Where the mask holds only: an object over either face is not skin.
         visible = mask > 0.5
-        target_skin = skin_region(target_local, width, height, face_size)
-        wanted = detail_energy(crop, target_skin & visible)
-        face = match_texture(face, skin_region(out_local, width, height, face_size) & visible, wanted)
+        skin, features = face_regions(target_local, width, height, face_size)
+        wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
+        skin, features = face_regions(out_local, width, height, face_size)
+        face = match_texture(face, (skin & visible, features & visible), wanted)
         pixels = composite(background, face, mask)
         return FacePatch(pixels, origin, mask, out_points)
