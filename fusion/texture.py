@@ -22,7 +22,7 @@ import numpy as np
 from fusion.geometry import FEATURE_PARTS, fill_parts
 
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
-CALM_FADE = 2 * DETAIL_SIGMA  # px: how far beyond the skin a calming fades out
+CALM_FADE = 2 * DETAIL_SIGMA  # px: how far beyond the features their own calming fades out
 GAIN_RANGE = (0.3, 1.8)  # how far the face's own detail layer is scaled down or up
 GRAIN_SEED = 20261123
 SAMPLES = 100_000  # statistics are taken on at most about this many skin pixels (a regular grid)
@@ -100,18 +100,31 @@ def _solve(level: Callable[[float], float], wanted: float, start: float, low: fl
 
 
 def _near(region: np.ndarray) -> np.ndarray:
-    """(h, w) float32: 1 on `region`, fading to 0 over CALM_FADE pixels beyond it."""
-    return np.clip(2.0 * cv2.GaussianBlur(region.astype(np.float32), (0, 0), CALM_FADE), 0.0, 1.0)
+    """(h, w) float32: 1 on `region`, fading to 0 over CALM_FADE pixels beyond it (blurred within
+    the region's box, grown by the blur's reach, only: the crop may be thousands of pixels wide)."""
+    near = np.zeros(region.shape, np.float32)
+    rows, columns = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    if len(rows) == 0:
+        return near
+    reach = int(np.ceil(4 * CALM_FADE)) + 1
+    y0, y1 = max(0, rows[0] - reach), rows[-1] + reach + 1
+    x0, x1 = max(0, columns[0] - reach), columns[-1] + reach + 1
+    box = region[y0:y1, x0:x1].astype(np.float32)
+    near[y0:y1, x0:x1] = np.clip(2.0 * cv2.GaussianBlur(box, (0, 0), CALM_FADE), 0.0, 1.0)
+    return near
 
 
 def _calm_features(detail: np.ndarray, features: np.ndarray, wanted: float) -> tuple[float, np.ndarray]:
     """The gain (GAIN_RANGE[0]..1) that brings the detail on `features` down to `wanted`, and
-    where it applies (_near the features); gain 1 when they are not crisper than that."""
+    where it applies (_near the features); gain 1 when they are not crisper than that. Features
+    too small to measure (under 64 pixels) are calmed with the skin: no weight of their own."""
+    if features.sum() < 64:
+        return 1.0, np.zeros(features.shape, np.float32)
     weight = _near(features)
     grid = _grid(features)
     inside = features[grid]
     d = detail[grid][inside]
-    if features.sum() < 64 or wanted <= 0 or _trimmed_energy(d) <= wanted:
+    if wanted <= 0 or _trimmed_energy(d) <= wanted:
         return 1.0, weight
     layer = detail * weight
     dd = (layer - cv2.GaussianBlur(layer, (0, 0), DETAIL_SIGMA))[grid][inside]
@@ -147,8 +160,9 @@ def match_texture(
     layer, features_change = detail, None
     if _trimmed_energy(d) > wanted[0]:  # calmed: the features by their own measure
         feature_gain, near_features = _calm_features(detail, features, wanted[1])
-        features_change = (feature_gain - 1.0) * detail * near_features
-        d = d + on_the_skin(features_change)  # what the features' change leaves on the skin
+        if feature_gain < 1.0:
+            features_change = (feature_gain - 1.0) * detail * near_features
+            d = d + on_the_skin(features_change)  # what the features' change leaves on the skin
         layer = detail * (1.0 - near_features)
     dd = on_the_skin(layer)
     gain = _solve(

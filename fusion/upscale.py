@@ -211,4 +211,10 @@ def detailed_source(
         min(size[0], round((bx1 - x0) * scale[0])),
         min(size[1], round((by1 - y0) * scale[1])),
     )
-    return enlarged, Face(box, points)
+    mesh = None  # the mesh too: the classic engine draws turned faces on it
+    if source_face.mesh is not None:
+        origin = np.array([x0, y0, 0.0], np.float32)
+        mesh = ((source_face.mesh - origin) * np.array([scale[0], scale[1], scale[0]], np.float32)).astype(
+            np.float32
+        )
+    return enlarged, Face(box, points, mesh)

@@ -31,6 +31,22 @@ def test_similarity_recovers_a_known_transform() -> None:
     np.testing.assert_allclose(found, truth, atol=1e-3)
 
 
+def test_similarity_in_3d_recovers_a_turn_in_depth_and_never_mirrors() -> None:
+    """Mesh points (x, y, z): a rotation about any axis, a scale and a shift come back as a 3x4
+    matrix; a mirrored cloud is fitted with a proper rotation (determinant +1), never a reflection."""
+    rng = np.random.default_rng(3)
+    src = rng.uniform(-50, 50, (40, 3))
+    yaw, pitch = np.deg2rad(60), np.deg2rad(-15)
+    turn_y = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    turn_x = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    truth = np.hstack([0.7 * turn_x @ turn_y, [[5.0], [-3.0], [9.0]]])
+    found = similarity_transform(src, apply_affine(truth, src))
+    assert found.shape == (3, 4)
+    np.testing.assert_allclose(found, truth, atol=1e-4)
+    mirrored = similarity_transform(src, src * np.array([-1.0, 1.0, 1.0]))
+    assert np.linalg.det(mirrored[:, :3]) > 0
+
+
 def test_forehead_points_sit_above_the_brows() -> None:
     landmarks = np.zeros((68, 2), np.float32)
     landmarks[:, 0] = np.linspace(0, 100, 68)

@@ -13,6 +13,7 @@ from fusion import upscale
 from fusion.cli import build_parser
 from fusion.errors import EngineUnavailable, InvalidOptions
 from fusion.faces import detect_faces
+from fusion.mediapipe_faces import landmarks_68
 from fusion.options import UPSCALERS, FusionOptions
 from fusion.pipeline import fuse
 
@@ -178,6 +179,10 @@ def test_detailed_source_with_realesrgan(group: np.ndarray) -> None:
     assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
     # The enlarged landmarks still sit on the face: the 68 points fall inside the enlarged window.
     assert (face.landmarks >= 0).all() and (face.landmarks[:, 0] < image.shape[1]).all()
+    if source_face.mesh is not None:  # and the mesh comes along, on the same face
+        assert face.mesh is not None
+        error = np.linalg.norm(landmarks_68(face.mesh) - face.landmarks, axis=1).max() / face.size
+        assert error < 0.01, error
 
 
 @needs_realesrgan
