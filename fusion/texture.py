@@ -4,10 +4,10 @@ A small or blurry source drawn large is softer than the target's skin; a crisp s
 photo is harsher. The fine-detail energy (what a 1.5 px blur takes away: pores, grain, sensor
 noise) is measured on skin only (cheeks, nose, chin: no eyes, brows or mouth, whose edges differ
 between the two faces) and the face's detail layer is scaled to the target's level; when even the
-largest scaling leaves it short, seeded grain makes up the rest, so a fusion is repeatable. A face
-crisper than the target's skin is calmed there, while its eyes, brows and mouth are calmed only as
-far as the target's own features are softer than them: smooth skin says little about how crisp a
-photo's features are (a profile target with smooth skin and crisp eyes had its new face blurred).
+largest scaling leaves it short, seeded grain makes up the rest, so a fusion is repeatable. The
+eyes, brows and mouth move the same way as the skin, but only as far as the target's own features
+are softer (or crisper) than them: smooth skin says little about how crisp a photo's features are
+(a profile target with smooth skin and crisp eyes had its new face blurred).
 The scaling is bounded: blurring a crisp face all the way down to a tiny blurry target's level
 costs identity (measured: median distance 0.479 -> 0.501 on the benchmark's package pairs).
 """
@@ -114,22 +114,27 @@ def _near(region: np.ndarray) -> np.ndarray:
     return near
 
 
-def _calm_features(detail: np.ndarray, features: np.ndarray, wanted: float) -> tuple[float, np.ndarray]:
-    """The gain (GAIN_RANGE[0]..1) that brings the detail on `features` down to `wanted`, and
-    where it applies (_near the features); gain 1 when they are not crisper than that. Features
-    too small to measure (under 64 pixels) are calmed with the skin: no weight of their own."""
+def _feature_gain(
+    detail: np.ndarray, features: np.ndarray, wanted: float, calming: bool
+) -> tuple[float, np.ndarray]:
+    """The gain that brings the detail on `features` toward `wanted`, only down (`calming`:
+    GAIN_RANGE[0]..1) or only up (1..GAIN_RANGE[1]), and where it applies (_near the features);
+    1 when they are already on that side of it. Features too small to measure (under 64 pixels)
+    change with the skin: no weight of their own."""
     if features.sum() < 64:
         return 1.0, np.zeros(features.shape, np.float32)
     weight = _near(features)
     grid = _grid(features)
     inside = features[grid]
     d = detail[grid][inside]
-    if wanted <= 0 or _trimmed_energy(d) <= wanted:
+    energy = _trimmed_energy(d)
+    if wanted <= 0 or energy <= 1e-9 or (energy <= wanted if calming else energy >= wanted):
         return 1.0, weight
     layer = detail * weight
     dd = (layer - cv2.GaussianBlur(layer, (0, 0), DETAIL_SIGMA))[grid][inside]
-    start = float(np.sqrt(wanted / _trimmed_energy(d)))
-    return _solve(lambda g: _trimmed_energy(d + (g - 1.0) * dd), wanted, start, GAIN_RANGE[0], 1.0), weight
+    low, high = (GAIN_RANGE[0], 1.0) if calming else (1.0, GAIN_RANGE[1])
+    start = float(np.sqrt(wanted / energy))
+    return _solve(lambda g: _trimmed_energy(d + (g - 1.0) * dd), wanted, start, low, high), weight
 
 
 def match_texture(
@@ -139,9 +144,10 @@ def match_texture(
     (`detail_energy` of the target's own skin and features, measured before any resampling) on
     `regions` (face_regions: skin, features).
 
-    Lightness only: scaling each channel's detail would also raise the colour noise. A softer face
-    than wanted is sharpened all over (grain makes up what the largest gain leaves short); a crisper
-    one is calmed on the skin, and near the features only to the target's features' level. A blur
+    Lightness only: scaling each channel's detail would also raise the colour noise. A face softer
+    than wanted on the skin is sharpened (grain makes up what the largest gain leaves short), a
+    crisper one calmed; its features move the same way, but only as far as the target's own
+    features are crisper (softer) than them. A blur
     is linear, so the detail of face + w * (g - 1) * d is d + (g - 1) * detail(w * d) (w: where
     the gain applies): every gain tried is measured without filtering the image again."""
     skin, features = regions
@@ -157,13 +163,14 @@ def match_texture(
     def on_the_skin(layer: np.ndarray) -> np.ndarray:
         return (layer - cv2.GaussianBlur(layer, (0, 0), DETAIL_SIGMA))[grid][on_skin]
 
-    layer, features_change = detail, None
-    if _trimmed_energy(d) > wanted[0]:  # calmed: the features by their own measure
-        feature_gain, near_features = _calm_features(detail, features, wanted[1])
-        if feature_gain < 1.0:
-            features_change = (feature_gain - 1.0) * detail * near_features
-            d = d + on_the_skin(features_change)  # what the features' change leaves on the skin
-        layer = detail * (1.0 - near_features)
+    # The features by their own measure, the same way as the skin (calmed or sharpened) at most.
+    calming = _trimmed_energy(d) > wanted[0]
+    feature_gain, near_features = _feature_gain(detail, features, wanted[1], calming)
+    features_change = None
+    if feature_gain != 1.0:
+        features_change = (feature_gain - 1.0) * detail * near_features
+        d = d + on_the_skin(features_change)  # what the features' change leaves on the skin
+    layer = detail * (1.0 - near_features)
     dd = on_the_skin(layer)
     gain = _solve(
         lambda g: _trimmed_energy(d + (g - 1.0) * dd),

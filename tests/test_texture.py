@@ -70,6 +70,27 @@ def test_calming_a_crisp_face_calms_its_features_only_to_the_targets_features() 
     assert abs(detail_energy(calmed, skin) / wanted_skin - 1) < 0.1
 
 
+def test_sharpening_a_soft_face_leaves_features_already_crisp_alone() -> None:
+    """Soft skin on the source, crisp features: the skin is brought up to the target's level (gain
+    and grain), the features only as far as the target's own are crisper than them."""
+    rng = np.random.default_rng(4)
+    skin = _skin()
+    skin[64:96, 54:106] = False
+    features = np.zeros((160, 160), bool)
+    features[72:88, 62:98] = True
+    face = _smooth_face() + rng.normal(0, 5, (160, 160))[:, :, None].astype(np.float32)  # 1.6x: no grain
+    face[75:85, 65:95] -= 80.0
+    noisy_target = np.clip(_smooth_face() + rng.normal(0, 8, (160, 160))[:, :, None], 0, 255).astype(np.uint8)
+    wanted_skin = detail_energy(noisy_target, skin)
+    own_features = detail_energy(face, features)
+    kept = match_texture(face.copy(), (skin, features), (wanted_skin, 0.5 * own_features))
+    assert abs(detail_energy(kept, skin) / wanted_skin - 1) < 0.1
+    inner = cv2.erode(features.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    np.testing.assert_allclose(kept[inner], face[inner], atol=0.5)
+    sharpened = match_texture(face.copy(), (skin, features), (wanted_skin, 1.5 * own_features))
+    assert abs(detail_energy(sharpened, features) / (1.5 * own_features) - 1) < 0.15
+
+
 def test_skin_leaves_out_eyes_brows_and_mouth_and_features_hold_them(astronaut: np.ndarray) -> None:
     result = fuse(astronaut, astronaut, FusionOptions(blend_ratio=1.0))
     face = result.target_faces[0]
