@@ -56,6 +56,13 @@ class Face:
         mesh = None if self.mesh is None else (self.mesh * np.array([sx, sy, sx], np.float32))
         return Face(box, (self.landmarks * np.array([sx, sy], np.float32)).astype(np.float32), mesh)
 
+    def shifted(self, dx: float, dy: float) -> Face:
+        """This face in a frame whose origin lies at (-dx, -dy) of this one's (a crop's: negative)."""
+        x0, y0, x1, y1 = self.box
+        box = (round(x0 + dx), round(y0 + dy), round(x1 + dx), round(y1 + dy))
+        mesh = None if self.mesh is None else (self.mesh + np.array([dx, dy, 0.0], np.float32))
+        return Face(box, (self.landmarks + np.array([dx, dy], np.float32)).astype(np.float32), mesh)
+
     def mirrored(self, image_width: int) -> Face:
         """This face in the photo flipped left to right: points renumbered so that each keeps its
         meaning (the left eye's corner is again a left eye's corner)."""

@@ -150,6 +150,12 @@ def delaunay_triangles(points: np.ndarray) -> np.ndarray:
     return np.array(triangles, np.int64).reshape(-1, 3)
 
 
+def smoothstep(value: float | np.ndarray, start: float, end: float) -> np.ndarray:
+    """0 at `start`, 1 at `end` (either may be the larger), smooth in between and flat beyond."""
+    x = np.clip((np.asarray(value, np.float64) - start) / (end - start), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def signed_areas(corners: np.ndarray) -> np.ndarray:
     """(T,) twice the signed area of each triangle (T, 3, 2): its sign tells which way round the
     corners run, and a map that changes it turns the triangle over."""

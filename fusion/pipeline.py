@@ -168,7 +168,7 @@ def fuse(
         watch.timings[stage] = watch.timings.get(stage, 0.0) + seconds
     notes += ops.notes
     offset_x, offset_y = plan.content_offset
-    output_faces = [_shift(face, offset_x, offset_y) for face in output_faces]
+    output_faces = [face.shifted(offset_x, offset_y) for face in output_faces]
     return FusionResult(
         image=image,
         timings=watch.finish(),
@@ -217,8 +217,3 @@ def _engine_source(
     if options.upscaler == "lanczos" or engine.upscales_itself:
         return source, source_face
     return detailed_source(source, source_face, frame_faces, options.upscaler, options.device)
-
-
-def _shift(face: Face, dx: int, dy: int) -> Face:
-    x0, y0, x1, y1 = face.box
-    return Face((x0 + dx, y0 + dy, x1 + dx, y1 + dy), face.landmarks + np.array([dx, dy], np.float32))

@@ -75,15 +75,25 @@ def _trimmed_energy(values: np.ndarray) -> float:
     return float(np.mean(squares[squares <= np.percentile(squares, 95)]))
 
 
+def _box(region: np.ndarray, reach: int) -> tuple[slice, slice] | None:
+    """The bounding box of `region`'s set pixels grown by `reach` (a blur's), or None if empty:
+    filtering only there is exact, and cheap on a crop thousands of pixels wide."""
+    rows, columns = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    if len(rows) == 0:
+        return None
+    return (
+        slice(max(0, rows[0] - reach), rows[-1] + reach + 1),
+        slice(max(0, columns[0] - reach), columns[-1] + reach + 1),
+    )
+
+
 def detail_energy(image: np.ndarray, skin: np.ndarray) -> float:
     """Mean squared fine detail of `image`'s lightness on `skin`, its strongest 5% left out (0 when
     `skin` is empty). Only the skin's bounding box is filtered."""
-    if not skin.any():
+    box = _box(skin, 8)  # 8 px: the blur's reach
+    if box is None:
         return 0.0
-    rows, columns = np.nonzero(skin.any(axis=1))[0], np.nonzero(skin.any(axis=0))[0]
-    y0, y1 = max(0, rows[0] - 8), rows[-1] + 9  # 8 px: the blur's reach
-    x0, x1 = max(0, columns[0] - 8), columns[-1] + 9
-    detail, inside = _grey_detail(image[y0:y1, x0:x1]), skin[y0:y1, x0:x1]
+    detail, inside = _grey_detail(image[box]), skin[box]
     grid = _grid(inside)
     return _trimmed_energy(detail[grid][inside[grid]])
 
@@ -103,14 +113,10 @@ def _near(region: np.ndarray) -> np.ndarray:
     """(h, w) float32: 1 on `region`, fading to 0 over CALM_FADE pixels beyond it (blurred within
     the region's box, grown by the blur's reach, only: the crop may be thousands of pixels wide)."""
     near = np.zeros(region.shape, np.float32)
-    rows, columns = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-    if len(rows) == 0:
-        return near
-    reach = int(np.ceil(4 * CALM_FADE)) + 1
-    y0, y1 = max(0, rows[0] - reach), rows[-1] + reach + 1
-    x0, x1 = max(0, columns[0] - reach), columns[-1] + reach + 1
-    box = region[y0:y1, x0:x1].astype(np.float32)
-    near[y0:y1, x0:x1] = np.clip(2.0 * cv2.GaussianBlur(box, (0, 0), CALM_FADE), 0.0, 1.0)
+    box = _box(region, int(np.ceil(4 * CALM_FADE)) + 1)
+    if box is not None:
+        blurred = cv2.GaussianBlur(region[box].astype(np.float32), (0, 0), CALM_FADE)
+        near[box] = np.clip(2.0 * blurred, 0.0, 1.0)
     return near
 
 

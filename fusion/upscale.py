@@ -197,24 +197,13 @@ def detailed_source(
     factor = min(wanted / max(source_face.size, 1.0), 4.0)
     if not learned_enlargement(method, factor):
         return source, source_face
-    landmarks = source_face.landmarks
     margin = 0.6 * source_face.size  # room for the forehead, the jaw and the engines' crop margins
-    x0, y0, x1, y1 = face_crop_box(landmarks, margin, source.shape[1], source.shape[0])
+    x0, y0, x1, y1 = face_crop_box(source_face.landmarks, margin, source.shape[1], source.shape[0])
     size = (round((x1 - x0) * factor), round((y1 - y0) * factor))
     enlarged = enlarge_to(source[y0:y1, x0:x1], size, method, device=device)
-    scale = np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32)
-    points = ((landmarks - np.array([x0, y0], np.float32)) * scale).astype(np.float32)
-    bx0, by0, bx1, by1 = source_face.box
-    box = (
-        max(0, round((bx0 - x0) * scale[0])),
-        max(0, round((by0 - y0) * scale[1])),
-        min(size[0], round((bx1 - x0) * scale[0])),
-        min(size[1], round((by1 - y0) * scale[1])),
+    # The face in the enlarged crop: landmarks and mesh (the classic engine draws turned faces on it).
+    face = source_face.shifted(-x0, -y0).scaled(size[0] / (x1 - x0), size[1] / (y1 - y0))
+    bx0, by0, bx1, by1 = face.box
+    return enlarged, Face(
+        (max(0, bx0), max(0, by0), min(size[0], bx1), min(size[1], by1)), face.landmarks, face.mesh
     )
-    mesh = None  # the mesh too: the classic engine draws turned faces on it
-    if source_face.mesh is not None:
-        origin = np.array([x0, y0, 0.0], np.float32)
-        mesh = ((source_face.mesh - origin) * np.array([scale[0], scale[1], scale[0]], np.float32)).astype(
-            np.float32
-        )
-    return enlarged, Face(box, points, mesh)

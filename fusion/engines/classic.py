@@ -30,7 +30,6 @@ from fusion.engines.shape import (
     far_side_still,
     layout,
     shape_offset,
-    smoothstep,
     target_mesh_points,
 )
 from fusion.errors import Availability
@@ -43,6 +42,7 @@ from fusion.geometry import (
     piecewise_affine_maps,
     side_weight,
     similarity_transform,
+    smoothstep,
     turn,
     unfolding,
 )

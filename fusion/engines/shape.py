@@ -15,7 +15,7 @@ import numpy as np
 from fusion.blend import TURNED_AWAY
 from fusion.engines.base import FaceRequest
 from fusion.faces import Face
-from fusion.geometry import apply_affine, side_distance, similarity_transform, turn, with_forehead
+from fusion.geometry import apply_affine, side_distance, similarity_transform, smoothstep, turn, with_forehead
 from fusion.mediapipe_faces import landmarks_68
 
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
@@ -61,12 +61,6 @@ def capped(offset: np.ndarray, face_size: float) -> np.ndarray:
     length = np.linalg.norm(offset, axis=1, keepdims=True)
     cap = SHAPE_OFFSET_CAP * face_size
     return (offset * np.minimum(1.0, cap / np.maximum(length, 1e-6))).astype(np.float32)
-
-
-def smoothstep(value: float | np.ndarray, start: float, end: float) -> np.ndarray:
-    """0 at `start`, 1 at `end` (either may be the larger), smooth in between and flat beyond."""
-    x = np.clip((np.asarray(value, np.float64) - start) / (end - start), 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
 
 
 POSE_DEPTH = (0.5, 0.9)  # turn difference (geometry.turn) from which shape is measured in 3-D .. fully
