@@ -233,6 +233,31 @@ def _inner_face_weight(
     return weight
 
 
+SPREAD_RANGE = (0.6, 1.5)  # how far the source's spread of lightness and of colour may be scaled
+CURVE_SIGMA = 12.0  # Lab lightness levels (of 255): the smoothing of the highlights' colour curve
+CURVE_SUPPORT = 0.02  # the share of the face's pixels a lightness level needs within CURVE_SIGMA
+
+
+def _highlight_colour(lab: np.ndarray) -> np.ndarray:
+    """Lab pixels (n, 3) uint8 -> (256, 2): the face's mean colour (a, b) at each lightness above
+    its average (a kernel regression, flat beyond the lightness the face has); below the average,
+    the colour there."""
+    lightness = lab[:, 0].astype(np.intp)
+    count = np.bincount(lightness, minlength=256).astype(np.float64)
+    count = cv2.GaussianBlur(count[None], (0, 0), CURVE_SIGMA)[0]
+    # a blurred histogram: about (pixels within CURVE_SIGMA) / (2.5 CURVE_SIGMA) at each level
+    trusted = count >= CURVE_SUPPORT * len(lab) / (2.5 * CURVE_SIGMA)
+    known = np.flatnonzero(trusted & (np.arange(256) >= lightness.mean()))
+    if len(known) == 0:
+        return np.broadcast_to(lab[:, 1:].mean(axis=0), (256, 2)).astype(np.float64)
+    curves = np.empty((256, 2))
+    for channel in (0, 1):
+        sums = np.bincount(lightness, weights=lab[:, 1 + channel].astype(np.float64), minlength=256)
+        mean = cv2.GaussianBlur(sums[None], (0, 0), CURVE_SIGMA)[0] / np.maximum(count, 1e-9)
+        curves[:, channel] = np.interp(np.arange(256), known, mean[known])
+    return curves
+
+
 def match_colour(
     source_crop: np.ndarray,
     target_crop: np.ndarray,
@@ -240,10 +265,16 @@ def match_colour(
     face_size: float,
     visible: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The source crop with the target face's Lab mean and spread (measured on the inner face).
+    """The source crop with the target face's Lab mean and spread (measured on the inner face),
+    its highlights' own loss of colour taken out first.
 
-    The spread ratio is bounded so a harshly lit source is calmed but never flattened. Applied as a
-    per-channel lookup table on 8-bit Lab, so it costs almost nothing at any size.
+    A highlight is less saturated than the skin around it, and under a coloured lamp much less:
+    shifting a and b by the mean difference pushed a lit nose bridge or cheek past neutral to
+    grey-blue. So the source's colour is measured against its mean colour at each lightness above
+    its average (the highlights' curve; below, shadows and features, against the plain mean), and
+    that variation, rescaled to the target's, is put on the target's mean. The spread ratios are
+    bounded so a harshly lit source is calmed but never flattened. Lookup tables on 8-bit Lab, so
+    it costs almost nothing at any size.
     """
     height, width = source_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
@@ -251,16 +282,28 @@ def match_colour(
     weight = _inner_face_weight(points, size, factor, visible) > 0
     if not weight.any():
         return source_crop
-    src_lab = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
-    tgt_lab = cv2.cvtColor(cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
-    src_px, tgt_px = src_lab[weight].astype(np.float32), tgt_lab[weight].astype(np.float32)
-    src_mean, tgt_mean = src_px.mean(axis=0), tgt_px.mean(axis=0)
-    ratio = np.clip(tgt_px.std(axis=0) / np.maximum(src_px.std(axis=0), 1.0), 0.6, 1.5)
-    levels = np.arange(256, dtype=np.float32)[:, None]
-    table = np.clip((levels - src_mean) * ratio + tgt_mean + 0.5, 0, 255).astype(np.uint8)
-    lab = cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB)
-    lab = cv2.LUT(lab, np.ascontiguousarray(table.reshape(256, 1, 3)))
-    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    src_px = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[weight]
+    tgt_px = cv2.cvtColor(cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[weight]
+    src_lab, tgt_lab = src_px.astype(np.float64), tgt_px.astype(np.float64)
+    ratio = np.clip(tgt_lab[:, 0].std() / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
+    levels = np.arange(256, dtype=np.float64)
+    new_lightness = (levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean()
+    source_colour = _highlight_colour(src_px)  # (256, 2): what the source's colour is measured against
+    variation = src_lab[:, 1:] - source_colour[src_px[:, 0]]
+    target_colour = _highlight_colour(tgt_px)
+    target_variation = tgt_lab[:, 1:] - target_colour[tgt_px[:, 0]]
+    scale = np.clip(target_variation.std(axis=0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE)
+    target_colour = target_colour[np.clip(new_lightness + 0.5, 0, 255).astype(np.intp)]
+    lightness, a, b = cv2.split(cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB))
+    channels = [cv2.LUT(lightness, np.clip(new_lightness + 0.5, 0, 255).astype(np.uint8))]
+    for channel, values in enumerate((a, b)):
+        # c' = scale (c - source colour(L)) + target colour, about neutral (128) to fit in 8 bits:
+        # c' = scale (c - 128) + 128 + offset(L)
+        offset = target_colour[:, channel] - 128.0 - scale[channel] * (source_colour[:, channel] - 128.0)
+        table = np.clip(offset + 128.5, 0, 255).astype(np.uint8)
+        gamma = -128.0 * float(scale[channel])
+        channels.append(cv2.addWeighted(values, float(scale[channel]), cv2.LUT(lightness, table), 1.0, gamma))
+    return cv2.cvtColor(cv2.merge(channels), cv2.COLOR_LAB2RGB)
 
 
 def _masked_blur(image_small: np.ndarray, weight_small: np.ndarray, sigma: float) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""Colour transfer: the source takes the target face's colour; its highlights stay skin, not grey-blue."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fusion.blend import match_colour
+from fusion.faces import detect_faces
+from fusion.texture import face_regions
+
+
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2LAB).astype(np.float64)
+
+
+def test_a_highlight_under_an_orange_lamp_keeps_the_targets_skin_colour(astronaut: np.ndarray) -> None:
+    face = detect_faces(astronaut)[0]
+    points = face.landmarks
+    # The same face under an orange lamp, with a lit nose bridge and cheek that took the lamp's
+    # white sheen (far less saturated than the skin around them), as a side-lit source brings it.
+    source = astronaut.astype(np.float32) * np.array([1.1, 0.78, 0.5], np.float32)
+    x = int(points[27:31, 0].mean())
+    top, bottom = int(points[27, 1]), int(points[30, 1])
+    half = max(2, round(0.05 * face.size))
+    sheen = (slice(top, bottom), slice(x - half, x + half))
+    source[sheen] = 0.3 * source[sheen] + 0.7 * np.array([250.0, 236.0, 214.0], np.float32)
+    source = np.clip(source, 0, 255).astype(np.uint8)
+
+    matched = match_colour(source, astronaut, points, face.size)
+    assert matched.shape == astronaut.shape and matched.dtype == np.uint8
+    target_lab, matched_lab = _lab(astronaut), _lab(matched)
+    # The skin takes the target's colour.
+    skin_region, _ = face_regions(points, astronaut.shape[1], astronaut.shape[0], face.size)
+    wanted = target_lab[skin_region][:, 1:].mean(axis=0)
+    got = matched_lab[skin_region][:, 1:].mean(axis=0)
+    assert np.abs(got - wanted).max() < 2.5, (got, wanted)
+    # The sheen takes the colour the target's own face has at that lightness, on the skin's side of
+    # neutral: shifting a and b by the mean difference made it grey-blue (a < 0).
+    sheen_lab = matched_lab[sheen].reshape(-1, 3)
+    lightness = sheen_lab[:, 0].mean()
+    face_lab = target_lab[skin_region]
+    alike = face_lab[np.abs(face_lab[:, 0] - lightness) < 10][:, 1:].mean(axis=0) - 128.0
+    sheen_colour = sheen_lab[:, 1:].mean(axis=0) - 128.0
+    assert np.abs(sheen_colour - alike).max() < 4.0, (sheen_colour, alike)
+    skin = wanted - 128.0
+    assert np.all(sheen_colour > 0.25 * skin), (sheen_colour, skin)
+
+
+def test_the_target_onto_itself_is_unchanged(astronaut: np.ndarray) -> None:
+    """Both faces' colour is measured the same way (mean, spread, highlights' curve): a face onto
+    itself comes back as it was, up to 8-bit Lab rounding."""
+    face = detect_faces(astronaut)[0]
+    matched = match_colour(astronaut, astronaut, face.landmarks, face.size)
+    skin, _ = face_regions(face.landmarks, astronaut.shape[1], astronaut.shape[0], face.size)
+    change = np.abs(matched.astype(int) - astronaut.astype(int)).max(axis=2)
+    assert change[skin].max() <= 3
+    assert np.percentile(change, 99) <= 3
