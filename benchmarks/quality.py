@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.pairs import Pair, package_pairs, shared_pairs  # noqa: E402
-from benchmarks.realism import background_psnr, seam, texture_log_ratio  # noqa: E402
+from benchmarks.realism import background_psnr, off_colour, seam, texture_log_ratio  # noqa: E402
 from fusion import FusionOptions, fuse  # noqa: E402
 from fusion.faces import Face, detect_faces  # noqa: E402
 from fusion.geometry import apply_affine, similarity_transform  # noqa: E402
@@ -106,6 +106,7 @@ def evaluate(pair: Pair, detector: str) -> dict[str, object]:
             row["fuse_seconds"] = round(result.timings["total"], 3)
             row["seam"], row["seam_target"] = (round(v, 2) for v in seam(result.image, target, tface))
             row["texture_log_ratio"] = round(texture_log_ratio(result.image, target, tface), 3)
+            row["off_colour"] = round(off_colour(result.image, target, tface), 3)
     row["curve"] = curve
     row["monotonic"] = all(a >= b for a, b in zip(curve, curve[1:], strict=False))
     row["background_psnr"] = round(min(psnrs), 2)  # the lowest over the blend ratios
@@ -187,6 +188,8 @@ def summarise(rows: list[dict[str, object]]) -> dict[str, object]:
             statistics.median(abs(float(r["texture_log_ratio"])) for r in rows),  # type: ignore[arg-type]
             3,
         ),
+        "off_colour_median": round(statistics.median(float(r["off_colour"]) for r in rows), 3),  # type: ignore[arg-type]
+        "off_colour_max": max(float(r["off_colour"]) for r in rows),  # type: ignore[arg-type]
     }
 
 
@@ -203,7 +206,7 @@ def main() -> int:
         pairs = pairs[: args.limit]
     started = time.perf_counter()
     rows = []
-    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR", "seam", "seamT", "lnTex")
+    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR", "seam", "seamT", "lnTex", "offCol")
     print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
     for pair in pairs:
         row = evaluate(pair, args.detector)
@@ -213,7 +216,7 @@ def main() -> int:
             f"{row['paste_d_source']:6.3f} "
             f"{row['seamless_d_source']:6.3f} {'yes' if row['monotonic'] else 'NO':>5s} "
             f"{row['background_psnr']:6.1f} {row['seam']:6.1f} {row['seam_target']:6.1f} "
-            f"{row['texture_log_ratio']:+6.2f}  {row['curve']}"
+            f"{row['texture_log_ratio']:+6.2f} {row['off_colour']:6.3f}  {row['curve']}"
         )
     groups = {
         "all": rows,
@@ -225,7 +228,7 @@ def main() -> int:
     print(
         f"{'set':8s} {'pairs':>5s} {'median d_src':>12s} {'<0.6':>6s} {'poisson med':>11s} {'paste med':>9s} "
         f"{'seamless med':>12s} {'monotonic':>9s} {'bgPSNR med/min':>14s} {'seam/target':>11s} "
-        f"{'|lnTex|':>7s}"
+        f"{'|lnTex|':>7s} {'offCol med/max':>14s}"
     )
     for name, s in summary.items():
         c, m = s["classic"], s["classic_poisson_mode"]  # type: ignore[index]
@@ -236,7 +239,8 @@ def main() -> int:
             f"{q['median']:12.3f} {s['monotonic_fraction']:9.0%} "
             f"{s['background_psnr_median']:7.1f}/{s['background_psnr_min']:<6.1f} "
             f"{s['seam_median']:5.1f}/{s['seam_target_median']:<5.1f} "
-            f"{s['texture_abs_log_ratio_median']:7.3f}"
+            f"{s['texture_abs_log_ratio_median']:7.3f} "
+            f"{s['off_colour_median']:7.3f}/{s['off_colour_max']:<6.3f}"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     RESULTS.mkdir(exist_ok=True)

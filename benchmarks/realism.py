@@ -8,6 +8,10 @@
 - texture: fine-detail energy (mean square of the image minus its 1.5 px blur: pores, grain,
   noise) of the inner face relative to its surround, result against target, as |ln ratio|:
   0 = the same crispness.
+- off-colour: the share of the face's skin (cheeks, nose, chin: the 68-point hull shrunk by a tenth, no
+  eyes, brows or mouth) coloured outside the target's own skin range: further in Lab (a, b) from
+  the target skin's median colour than 95% of the target's skin. The target scores 0.05; a grey
+  or blue patch, a red blotch or a colour cast shows as more.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 
 from fusion.faces import Face
 from fusion.geometry import with_forehead
-from fusion.texture import detail_energy
+from fusion.texture import detail_energy, face_regions
 
 SEAM_REACH = 0.12  # the profile runs this many face sizes either side of the outline
 SEAM_SAMPLES = 64  # points along the outline
@@ -100,3 +104,16 @@ def texture_log_ratio(result: np.ndarray, target: np.ndarray, face: Face) -> flo
         for image in (result, target)
     ]
     return float(np.log(max(ratios[0], 1e-9) / max(ratios[1], 1e-9)))
+
+
+def off_colour(result: np.ndarray, target: np.ndarray, face: Face) -> float:
+    """Share of the face's skin in `result` coloured outside the target skin's 95% range."""
+    height, width = target.shape[:2]
+    skin, _ = face_regions(face.landmarks, width, height, face.size)
+    if not skin.any():
+        return 0.0
+    wanted = cv2.cvtColor(target, cv2.COLOR_RGB2LAB)[skin][:, 1:].astype(np.float64)
+    got = cv2.cvtColor(result, cv2.COLOR_RGB2LAB)[skin][:, 1:].astype(np.float64)
+    centre = np.median(wanted, axis=0)
+    reach = np.percentile(np.linalg.norm(wanted - centre, axis=1), 95)
+    return float(np.mean(np.linalg.norm(got - centre, axis=1) > reach))
