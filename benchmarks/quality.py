@@ -206,7 +206,19 @@ def main() -> int:
         pairs = pairs[: args.limit]
     started = time.perf_counter()
     rows = []
-    columns = ("d_src", "d_tgt", "poissn", "paste", "seaml", "mono", "bgPSNR", "seam", "seamT", "lnTex", "offCol")
+    columns = (
+        "d_src",
+        "d_tgt",
+        "poissn",
+        "paste",
+        "seaml",
+        "mono",
+        "bgPSNR",
+        "seam",
+        "seamT",
+        "lnTex",
+        "offCol",
+    )
     print(f"{'pair':44s} " + " ".join(f"{c:>6s}" for c in columns) + "  curve")
     for pair in pairs:
         row = evaluate(pair, args.detector)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from fusion.geometry import face_size as size_of_face
-from fusion.geometry import fill_parts, side_weight, turn
+from fusion.geometry import fill_parts, side_weight, turn, with_forehead
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -218,12 +218,19 @@ def _skin_agreement(
 
 
 def _inner_face_weight(
-    points: np.ndarray, size: tuple[int, int], factor: float, visible: np.ndarray | None = None
+    points: np.ndarray,
+    size: tuple[int, int],
+    factor: float,
+    visible: np.ndarray | None = None,
+    forehead: bool = False,
 ) -> np.ndarray:
-    """(h, w) float32 of the inner face (jaw to brows, shrunk 15%) on a crop shrunk by `factor`;
-    with `visible` (the full-size face mask), only where the face mask holds (no occlusions)."""
+    """(h, w) float32 of the inner face (jaw to brows, or with `forehead` to the forehead's top,
+    shrunk 15%) on a crop shrunk by `factor`; with `visible` (the full-size face mask), only where
+    the face mask holds (no occlusions: a fringe on either face is left out)."""
     inner = points[:68]
     centre = inner[[30, 33, 27]].mean(axis=0)
+    if forehead:
+        inner = with_forehead(inner)
     hull = cv2.convexHull(((centre + (inner - centre) * 0.85) / factor).astype(np.float32)).astype(np.int32)
     weight = np.zeros((size[1], size[0]), np.float32)
     cv2.fillConvexPoly(weight, hull, 1.0)
@@ -282,8 +289,12 @@ def match_colour(
     weight = _inner_face_weight(points, size, factor, visible) > 0
     if not weight.any():
         return source_crop
-    src_px = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[weight]
-    tgt_px = cv2.cvtColor(cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[weight]
+    src_px = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[
+        weight
+    ]
+    tgt_px = cv2.cvtColor(cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[
+        weight
+    ]
     src_lab, tgt_lab = src_px.astype(np.float64), tgt_px.astype(np.float64)
     ratio = np.clip(tgt_lab[:, 0].std() / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
     levels = np.arange(256, dtype=np.float64)
@@ -324,15 +335,17 @@ def lighting_offset(
 
     Both crops are already aligned, so their low frequencies differ mostly in light and colour;
     adding target-low minus source-low keeps the source's features under the target's light. The
-    local means are taken over the inner face only (jaw to brows, no forehead: hair differs there),
-    and the offset is held near its median so a beard or a fringe on one side can't paint a patch.
+    local means are taken over the inner face and forehead where the mask holds (a fringe on either
+    face is not skin; without the forehead a lit one kept the source's darker strip below a fringe:
+    a step where the mask ends), and the offset is held near its median so a beard or a fringe on
+    one side can't paint a patch.
     """
     height, width = target_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
     size = _small_size(width, height, factor)
     target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     source_small = cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = _inner_face_weight(points, size, factor, visible)
+    weight = _inner_face_weight(points, size, factor, visible, forehead=True)
     sigma = 0.15 * face_size / factor
     offset = _masked_blur(target_small, weight, sigma) - _masked_blur(source_small, weight, sigma)
     inside = offset[weight > 0]

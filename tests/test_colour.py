@@ -1,12 +1,14 @@
-"""Colour transfer: the source takes the target face's colour; its highlights stay skin, not grey-blue."""
+"""Colour and light transfer: the source takes the target face's colour (its highlights stay skin, not
+grey-blue) and light, forehead included."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from fusion.blend import match_colour
+from fusion.blend import lighting_offset, match_colour
 from fusion.faces import detect_faces
+from fusion.geometry import with_forehead
 from fusion.texture import face_regions
 
 
@@ -56,3 +58,25 @@ def test_the_target_onto_itself_is_unchanged(astronaut: np.ndarray) -> None:
     change = np.abs(matched.astype(int) - astronaut.astype(int)).max(axis=2)
     assert change[skin].max() <= 3
     assert np.percentile(change, 99) <= 3
+
+
+def test_a_shaded_forehead_shades_the_sources_forehead(astronaut: np.ndarray) -> None:
+    """The target's forehead far darker than its cheeks (a hat brim's shadow): the source's
+    forehead takes that light too, or the mask's upper edge shows a step (at the hairline, below a
+    fringe)."""
+    face = detect_faces(astronaut)[0]
+    points = face.landmarks
+    height, width = astronaut.shape[:2]
+    forehead_top = with_forehead(points)[68:]
+    brows = points[17:27]
+    region = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(region, [np.round(np.vstack([brows, forehead_top[::-1]])).astype(np.int32)], 1)
+    shade = 60.0 * cv2.GaussianBlur(region.astype(np.float32), (0, 0), 0.02 * face.size)
+    target = np.clip(astronaut.astype(np.float32) - shade[:, :, None], 0, 255).astype(np.uint8)
+    visible = np.ones((height, width), np.float32)
+    offset = lighting_offset(target, astronaut, points, face.size, visible)
+    x, y = np.round(0.5 * (brows.mean(axis=0) + forehead_top.mean(axis=0))).astype(int)
+    assert float(offset[y, x].mean()) < -0.3 * float(shade[y, x]), (offset[y, x], shade[y, x])
+    for index in (3, 13):  # the cheeks keep their light
+        cx, cy = np.round((points[index] + points[30]) / 2).astype(int)
+        assert abs(float(offset[cy, cx].mean())) < 6.0, (index, offset[cy, cx])
