@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from fusion.blend import prepare_lab_in_background
+from fusion.colour import prepare_lab_in_background
 from fusion.device import frame_ops
 from fusion.engines import AUTO, get_engine, resolve_engine
 from fusion.engines.base import Engine, FacePatch, FaceRequest

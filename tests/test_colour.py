@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.blend import lighting_offset, match_colour
+from fusion.colour import lighting_offset, match_colour
 from fusion.faces import detect_faces
 from fusion.geometry import with_forehead
 from fusion.texture import face_regions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fusion.blend import HIGHLIGHT_KEEP, highlight_offset
+from fusion.colour import HIGHLIGHT_KEEP, highlight_offset
 from fusion.faces import detect_faces
 
 

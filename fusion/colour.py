@@ -1,0 +1,191 @@
+"""Colour and light transfer: the warped source takes the target face's colour, shading and
+highlights (measured where the face mask holds, so an object over either face is not counted).
+
+Smooth fields are computed on a small copy of the crop and enlarged, like the masks (fusion/blend.py).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from fusion.blend import masked_blur, near_side, small_size
+from fusion.geometry import face_size as size_of_face
+from fusion.geometry import with_forehead
+
+LIGHTING_SPREAD = 30.0  # how far (in levels) the lighting offset may stray from its median
+
+_lab_once = threading.Lock()  # taken by the first call and never released: a run-once guard
+
+
+def prepare_lab_in_background() -> None:
+    """OpenCV builds its sRGB <-> Lab tables on the first Lab conversion in a process (~0.1 s, a
+    fifth of a cold command-line run). Start that now on another thread (OpenCV releases the GIL),
+    so it overlaps decoding and face finding; the first call is made once per process."""
+    if _lab_once.acquire(blocking=False):
+        tiny = np.zeros((1, 1, 3), np.uint8)
+        # Not a daemon: a process ending while OpenCV is mid-build would abort; this one waits for it.
+        threading.Thread(target=cv2.cvtColor, args=(tiny, cv2.COLOR_RGB2LAB), daemon=False).start()
+
+
+def _inner_face_weight(
+    points: np.ndarray,
+    size: tuple[int, int],
+    factor: float,
+    visible: np.ndarray | None = None,
+    forehead: bool = False,
+) -> np.ndarray:
+    """(h, w) float32 of the inner face (jaw to brows, or with `forehead` to the forehead's top,
+    shrunk 15%) on a crop shrunk by `factor`; with `visible` (the full-size face mask), only where
+    the face mask holds (no occlusions: a fringe on either face is left out)."""
+    inner = points[:68]
+    centre = inner[[30, 33, 27]].mean(axis=0)
+    if forehead:
+        inner = with_forehead(inner)
+    hull = cv2.convexHull(((centre + (inner - centre) * 0.85) / factor).astype(np.float32)).astype(np.int32)
+    weight = np.zeros((size[1], size[0]), np.float32)
+    cv2.fillConvexPoly(weight, hull, 1.0)
+    weight *= near_side(points / factor, size, size_of_face(points[:68]) / factor) > 0.5
+    if visible is not None:
+        weight *= cv2.resize(visible, size, interpolation=cv2.INTER_AREA) > 0.5
+    return weight
+
+
+SPREAD_RANGE = (0.6, 1.5)  # how far the source's spread of lightness and of colour may be scaled
+CURVE_SIGMA = 12.0  # Lab lightness levels (of 255): the smoothing of the highlights' colour curve
+CURVE_SUPPORT = 0.02  # the share of the face's pixels a lightness level needs within CURVE_SIGMA
+
+
+def _highlight_colour(lab: np.ndarray) -> np.ndarray:
+    """Lab pixels (n, 3) uint8 -> (256, 2): the face's mean colour (a, b) at each lightness above
+    its average (a kernel regression, flat beyond the lightness the face has); below the average,
+    the colour there."""
+    lightness = lab[:, 0].astype(np.intp)
+    count = np.bincount(lightness, minlength=256).astype(np.float64)
+    count = cv2.GaussianBlur(count[None], (0, 0), CURVE_SIGMA)[0]
+    # a blurred histogram: about (pixels within CURVE_SIGMA) / (2.5 CURVE_SIGMA) at each level
+    trusted = count >= CURVE_SUPPORT * len(lab) / (2.5 * CURVE_SIGMA)
+    known = np.flatnonzero(trusted & (np.arange(256) >= lightness.mean()))
+    if len(known) == 0:
+        return np.broadcast_to(lab[:, 1:].mean(axis=0), (256, 2)).astype(np.float64)
+    curves = np.empty((256, 2))
+    for channel in (0, 1):
+        sums = np.bincount(lightness, weights=lab[:, 1 + channel].astype(np.float64), minlength=256)
+        mean = cv2.GaussianBlur(sums[None], (0, 0), CURVE_SIGMA)[0] / np.maximum(count, 1e-9)
+        curves[:, channel] = np.interp(np.arange(256), known, mean[known])
+    return curves
+
+
+def match_colour(
+    source_crop: np.ndarray,
+    target_crop: np.ndarray,
+    points: np.ndarray,
+    face_size: float,
+    visible: np.ndarray | None = None,
+) -> np.ndarray:
+    """The source crop with the target face's Lab mean and spread (measured on the inner face),
+    its highlights' own loss of colour taken out first.
+
+    A highlight is less saturated than the skin around it, and under a coloured lamp much less:
+    shifting a and b by the mean difference pushed a lit nose bridge or cheek past neutral to
+    grey-blue. So the source's colour is measured against its mean colour at each lightness above
+    its average (the highlights' curve; below, shadows and features, against the plain mean), and
+    that variation, rescaled to the target's, is put on the target's mean. The spread ratios are
+    bounded so a harshly lit source is calmed but never flattened. Lookup tables on 8-bit Lab, so
+    it costs almost nothing at any size.
+    """
+    height, width = source_crop.shape[:2]
+    factor = max(1.0, face_size / 96.0)
+    size = small_size(width, height, factor)
+    weight = _inner_face_weight(points, size, factor, visible) > 0
+    if not weight.any():
+        return source_crop
+    src_px = cv2.cvtColor(cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[
+        weight
+    ]
+    tgt_px = cv2.cvtColor(cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)[
+        weight
+    ]
+    src_lab, tgt_lab = src_px.astype(np.float64), tgt_px.astype(np.float64)
+    ratio = np.clip(tgt_lab[:, 0].std() / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
+    levels = np.arange(256, dtype=np.float64)
+    new_lightness = (levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean()
+    source_colour = _highlight_colour(src_px)  # (256, 2): what the source's colour is measured against
+    variation = src_lab[:, 1:] - source_colour[src_px[:, 0]]
+    target_colour = _highlight_colour(tgt_px)
+    target_variation = tgt_lab[:, 1:] - target_colour[tgt_px[:, 0]]
+    scale = np.clip(target_variation.std(axis=0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE)
+    target_colour = target_colour[np.clip(new_lightness + 0.5, 0, 255).astype(np.intp)]
+    lightness, a, b = cv2.split(cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB))
+    channels = [cv2.LUT(lightness, np.clip(new_lightness + 0.5, 0, 255).astype(np.uint8))]
+    for channel, values in enumerate((a, b)):
+        # c' = scale (c - source colour(L)) + target colour, about neutral (128) to fit in 8 bits:
+        # c' = scale (c - 128) + 128 + offset(L)
+        offset = target_colour[:, channel] - 128.0 - scale[channel] * (source_colour[:, channel] - 128.0)
+        table = np.clip(offset + 128.5, 0, 255).astype(np.uint8)
+        gamma = -128.0 * float(scale[channel])
+        channels.append(cv2.addWeighted(values, float(scale[channel]), cv2.LUT(lightness, table), 1.0, gamma))
+    return cv2.cvtColor(cv2.merge(channels), cv2.COLOR_LAB2RGB)
+
+
+def lighting_offset(
+    target_crop: np.ndarray,
+    source_crop: np.ndarray,
+    points: np.ndarray,
+    face_size: float,
+    visible: np.ndarray | None = None,
+) -> np.ndarray:
+    """(h, w, 3) float32 offset that gives the warped source the target's shading and skin tone.
+
+    Both crops are already aligned, so their low frequencies differ mostly in light and colour;
+    adding target-low minus source-low keeps the source's features under the target's light. The
+    local means are taken over the inner face and forehead where the mask holds (a fringe on either
+    face is not skin; without the forehead a lit one kept the source's darker strip below a fringe:
+    a step where the mask ends), and the offset is held near its median so a beard or a fringe on
+    one side can't paint a patch.
+    """
+    height, width = target_crop.shape[:2]
+    factor = max(1.0, face_size / 96.0)
+    size = small_size(width, height, factor)
+    target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    source_small = cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    weight = _inner_face_weight(points, size, factor, visible, forehead=True)
+    sigma = 0.15 * face_size / factor
+    offset = masked_blur(target_small, weight, sigma) - masked_blur(source_small, weight, sigma)
+    inside = offset[weight > 0]
+    if inside.size:
+        median = np.median(inside, axis=0)
+        offset = np.clip(offset, median - LIGHTING_SPREAD, median + LIGHTING_SPREAD)
+    return cv2.resize(offset, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+HIGHLIGHT_SCALE = 0.05  # face sizes: the width of a source's highlight (a lit nose bridge, a cheek's sheen)
+HIGHLIGHT_KEEP = 0.3  # how much of a highlight the target lacks is kept
+
+
+def highlight_offset(
+    target_crop: np.ndarray,
+    face: np.ndarray,
+    points: np.ndarray,
+    face_size: float,
+    visible: np.ndarray | None = None,
+) -> np.ndarray:
+    """(h, w, 1) float32 <= 0 that dims what the relit face (float RGB) still has brighter than the
+    target at a finer scale than the lighting transfer: the source's own side light on its nose
+    bridge or cheekbone. Only dims, never brightens (that would print the target's features)."""
+    height, width = target_crop.shape[:2]
+    factor = max(1.0, face_size / 96.0)
+    size = small_size(width, height, factor)
+    weight = _inner_face_weight(points, size, factor, visible)
+    sigma = HIGHLIGHT_SCALE * face_size / factor
+    grey = np.array([0.299, 0.587, 0.114], np.float32)
+    target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32) @ grey
+    face_small = cv2.resize(face, size, interpolation=cv2.INTER_AREA) @ grey
+    difference = (face_small - target_small) * weight
+    norm = np.maximum(cv2.GaussianBlur(weight, (0, 0), sigma), 1e-3)
+    brighter = cv2.GaussianBlur(difference, (0, 0), sigma) / norm
+    dim = -(1.0 - HIGHLIGHT_KEEP) * np.maximum(brighter, 0.0) * (weight > 0)
+    dim = cv2.GaussianBlur(dim, (0, 0), sigma / 2)
+    return cv2.resize(dim, (width, height), interpolation=cv2.INTER_LINEAR)[:, :, None]
