@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 
 from fusion.blend import masked_blur, near_side, small_size
+from fusion.geometry import FEATURE_PARTS, fill_parts, with_forehead
 from fusion.geometry import face_size as size_of_face
-from fusion.geometry import with_forehead
 
+FEATURE_GROW = 0.03  # face sizes: eyes, brows and mouth grown by this are left out of the light
 LIGHTING_SPREAD = 30.0  # how far (in levels) the lighting offset may stray from its median
 
 _lab_once = threading.Lock()  # taken by the first call and never released: a run-once guard
@@ -36,10 +37,12 @@ def _inner_face_weight(
     factor: float,
     visible: np.ndarray | None = None,
     forehead: bool = False,
+    skin_only: bool = False,
 ) -> np.ndarray:
     """(h, w) float32 of the inner face (jaw to brows, or with `forehead` to the forehead's top,
     shrunk 15%) on a crop shrunk by `factor`; with `visible` (the full-size face mask), only where
-    the face mask holds (no occlusions: a fringe on either face is left out)."""
+    the face mask holds (no occlusions: a fringe on either face is left out); with `skin_only`,
+    without the eyes, brows and mouth (grown by FEATURE_GROW)."""
     inner = points[:68]
     centre = inner[[30, 33, 27]].mean(axis=0)
     if forehead:
@@ -48,6 +51,10 @@ def _inner_face_weight(
     weight = np.zeros((size[1], size[0]), np.float32)
     cv2.fillConvexPoly(weight, hull, 1.0)
     weight *= near_side(points / factor, size, size_of_face(points[:68]) / factor) > 0.5
+    if skin_only:
+        parts = fill_parts(points[:68] / factor, size[1], size[0], FEATURE_PARTS)
+        grow = max(3, 2 * round(FEATURE_GROW * size_of_face(points[:68]) / factor) + 1)
+        weight *= cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) == 0
     if visible is not None:
         weight *= cv2.resize(visible, size, interpolation=cv2.INTER_AREA) > 0.5
     return weight
@@ -141,17 +148,18 @@ def lighting_offset(
 
     Both crops are already aligned, so their low frequencies differ mostly in light and colour;
     adding target-low minus source-low keeps the source's features under the target's light. The
-    local means are taken over the inner face and forehead where the mask holds (a fringe on either
-    face is not skin; without the forehead a lit one kept the source's darker strip below a fringe:
-    a step where the mask ends), and the offset is held near its median so a beard or a fringe on
-    one side can't paint a patch.
+    local means are taken over the skin of the inner face and forehead where the mask holds: not
+    the eyes, brows or mouth (a smile's teeth on the target lit the new closed mouth's surroundings,
+    dark brows shaded the new ones), not a fringe on either face; without the forehead a lit one
+    kept the source's darker strip below a fringe (a step where the mask ends). The offset is held
+    near its median so a beard or a fringe on one side can't paint a patch.
     """
     height, width = target_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
     size = small_size(width, height, factor)
     target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     source_small = cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = _inner_face_weight(points, size, factor, visible, forehead=True)
+    weight = _inner_face_weight(points, size, factor, visible, forehead=True, skin_only=True)
     sigma = 0.15 * face_size / factor
     offset = masked_blur(target_small, weight, sigma) - masked_blur(source_small, weight, sigma)
     inside = offset[weight > 0]

@@ -80,3 +80,19 @@ def test_a_shaded_forehead_shades_the_sources_forehead(astronaut: np.ndarray) ->
     for index in (3, 13):  # the cheeks keep their light
         cx, cy = np.round((points[index] + points[30]) / 2).astype(int)
         assert abs(float(offset[cy, cx].mean())) < 6.0, (index, offset[cy, cx])
+
+
+def test_the_targets_teeth_do_not_light_the_new_mouth(astronaut: np.ndarray) -> None:
+    """Light is measured on skin: a target smiling with white teeth must not brighten the skin
+    around the new face's mouth (nor its dark brows shade the new brows)."""
+    face = detect_faces(astronaut)[0]
+    points = face.landmarks
+    target = astronaut.copy()
+    lips = cv2.convexHull(points[48:60].astype(np.float32)).astype(np.int32)
+    cv2.fillConvexPoly(target, lips, (250, 250, 245))  # the whole mouth white: a wide, toothy smile
+    visible = np.ones(astronaut.shape[:2], np.float32)
+    offset = lighting_offset(target, astronaut, points, face.size, visible)
+    for index in (48, 54, 51, 57):  # beside and above / below the mouth
+        outward = points[index] - points[48:60].mean(axis=0)
+        x, y = np.round(points[index] + 0.1 * face.size * outward / np.linalg.norm(outward)).astype(int)
+        assert abs(float(offset[y, x].mean())) < 3.0, (index, offset[y, x])
