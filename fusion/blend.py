@@ -1,7 +1,7 @@
 """Masks (occlusion-aware) and compositing for a face crop; the colour and light transfer is in
 fusion/colour.py.
 
-Heavy smooth fields (feathered masks, lighting, Poisson corrections) are computed on a small copy of
+Heavy smooth fields (feathered masks, Poisson corrections) are computed on a small copy of
 the crop and enlarged: they have no fine detail, and this keeps the cost flat at 4096 px output.
 """
 

@@ -54,7 +54,9 @@ def _inner_face_weight(
     if skin_only:
         parts = fill_parts(points[:68] / factor, size[1], size[0], FEATURE_PARTS)
         grow = max(3, 2 * round(FEATURE_GROW * size_of_face(points[:68]) / factor) + 1)
-        weight *= cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) == 0
+        skin = weight * (cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) == 0)
+        if skin.any():  # a face a few pixels wide is all features at this scale: keep them
+            weight = skin
     if visible is not None:
         weight *= cv2.resize(visible, size, interpolation=cv2.INTER_AREA) > 0.5
     return weight
@@ -66,9 +68,9 @@ CURVE_SUPPORT = 0.02  # the share of the face's pixels a lightness level needs w
 
 
 def _highlight_colour(lab: np.ndarray) -> np.ndarray:
-    """Lab pixels (n, 3) uint8 -> (256, 2): the face's mean colour (a, b) at each lightness above
-    its average (a kernel regression, flat beyond the lightness the face has); below the average,
-    the colour there."""
+    """Lab pixels (n, 3) uint8 -> (256, 2): the face's mean colour (a, b) at each lightness from
+    its average up (a kernel regression over the levels with enough pixels near them), held flat
+    beyond: below the average (shadows, features) at its value at the first such level."""
     lightness = lab[:, 0].astype(np.intp)
     count = np.bincount(lightness, minlength=256).astype(np.float64)
     count = cv2.GaussianBlur(count[None], (0, 0), CURVE_SIGMA)[0]
@@ -92,16 +94,18 @@ def match_colour(
     face_size: float,
     visible: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The source crop with the target face's Lab mean and spread (measured on the inner face),
-    its highlights' own loss of colour taken out first.
+    """The source crop with the target face's Lab lightness mean and spread and its colour
+    (measured on the inner face), highlights included.
 
     A highlight is less saturated than the skin around it, and under a coloured lamp much less:
     shifting a and b by the mean difference pushed a lit nose bridge or cheek past neutral to
-    grey-blue. So the source's colour is measured against its mean colour at each lightness above
-    its average (the highlights' curve; below, shadows and features, against the plain mean), and
-    that variation, rescaled to the target's, is put on the target's mean. The spread ratios are
-    bounded so a harshly lit source is calmed but never flattened. Lookup tables on 8-bit Lab, so
-    it costs almost nothing at any size.
+    grey-blue. So each face's colour is measured against its own curve of colour on lightness
+    (_highlight_colour: the highlights' curve, flat below the face's average), and the source's
+    variation about its curve, rescaled to the target's, is put on the target's curve at the new
+    lightness: a highlight takes the target's highlight colour, and a face onto itself comes back
+    unchanged. The spread ratios are bounded so a harshly lit source is calmed but never
+    flattened. Lookup tables on 8-bit Lab (colours far outside skin's can clip), so it costs
+    almost nothing at any size.
     """
     height, width = source_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
@@ -116,14 +120,16 @@ def match_colour(
         weight
     ]
     src_lab, tgt_lab = src_px.astype(np.float64), tgt_px.astype(np.float64)
-    ratio = np.clip(tgt_lab[:, 0].std() / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
+    ratio = np.clip(max(tgt_lab[:, 0].std(), 1.0) / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
     levels = np.arange(256, dtype=np.float64)
     new_lightness = (levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean()
     source_colour = _highlight_colour(src_px)  # (256, 2): what the source's colour is measured against
     variation = src_lab[:, 1:] - source_colour[src_px[:, 0]]
     target_colour = _highlight_colour(tgt_px)
     target_variation = tgt_lab[:, 1:] - target_colour[tgt_px[:, 0]]
-    scale = np.clip(target_variation.std(axis=0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE)
+    scale = np.clip(
+        np.maximum(target_variation.std(axis=0), 1.0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE
+    )
     target_colour = target_colour[np.clip(new_lightness + 0.5, 0, 255).astype(np.intp)]
     lightness, a, b = cv2.split(cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB))
     channels = [cv2.LUT(lightness, np.clip(new_lightness + 0.5, 0, 255).astype(np.uint8))]

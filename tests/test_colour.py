@@ -96,3 +96,16 @@ def test_the_targets_teeth_do_not_light_the_new_mouth(astronaut: np.ndarray) -> 
         outward = points[index] - points[48:60].mean(axis=0)
         x, y = np.round(points[index] + 0.1 * face.size * outward / np.linalg.norm(outward)).astype(int)
         assert abs(float(offset[y, x].mean())) < 3.0, (index, offset[y, x])
+
+
+def test_a_face_a_few_pixels_wide_is_still_lit(astronaut: np.ndarray) -> None:
+    """So small that its eyes, brows and mouth cover all its skin: the light is measured on the
+    whole inner face rather than nowhere."""
+    face = detect_faces(astronaut)[0]
+    scale = 5.0 / face.size  # a face 5 px across
+    points = (face.landmarks - face.landmarks.min(axis=0)) * scale + 4.0
+    target = np.full((16, 16, 3), 150, np.uint8)
+    source = np.full((16, 16, 3), 100, np.uint8)
+    offset = lighting_offset(target, source, points, 5.0, np.ones((16, 16), np.float32))
+    x, y = np.round(points[30]).astype(int)
+    assert np.allclose(offset[y, x], 50.0, atol=1.0), offset[y, x]
