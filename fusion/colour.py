@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from fusion.blend import masked_blur, near_side, small_size
-from fusion.geometry import FEATURE_PARTS, fill_parts, with_forehead
+from fusion.geometry import FEATURE_PARTS, grown_parts, with_forehead
 from fusion.geometry import face_size as size_of_face
 
 FEATURE_GROW = 0.03  # face sizes: eyes, brows and mouth grown by this are left out of the light
@@ -52,9 +52,8 @@ def _inner_face_weight(
     cv2.fillConvexPoly(weight, hull, 1.0)
     weight *= near_side(points / factor, size, size_of_face(points[:68]) / factor) > 0.5
     if skin_only:
-        parts = fill_parts(points[:68] / factor, size[1], size[0], FEATURE_PARTS)
-        grow = max(3, 2 * round(FEATURE_GROW * size_of_face(points[:68]) / factor) + 1)
-        skin = weight * (cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))) == 0)
+        reach = FEATURE_GROW * size_of_face(points[:68]) / factor
+        skin = weight * (grown_parts(points[:68] / factor, size[1], size[0], FEATURE_PARTS, reach) == 0)
         if skin.any():  # a face a few pixels wide is all features at this scale: keep them
             weight = skin
     if visible is not None:
@@ -122,7 +121,8 @@ def match_colour(
     src_lab, tgt_lab = src_px.astype(np.float64), tgt_px.astype(np.float64)
     ratio = np.clip(max(tgt_lab[:, 0].std(), 1.0) / max(src_lab[:, 0].std(), 1.0), *SPREAD_RANGE)
     levels = np.arange(256, dtype=np.float64)
-    new_lightness = (levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean()
+    new_lightness = np.clip((levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean() + 0.5, 0, 255)
+    new_lightness = new_lightness.astype(np.uint8)  # the lightness table: level -> new level
     source_colour = _highlight_colour(src_px)  # (256, 2): what the source's colour is measured against
     variation = src_lab[:, 1:] - source_colour[src_px[:, 0]]
     target_colour = _highlight_colour(tgt_px)
@@ -130,9 +130,9 @@ def match_colour(
     scale = np.clip(
         np.maximum(target_variation.std(axis=0), 1.0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE
     )
-    target_colour = target_colour[np.clip(new_lightness + 0.5, 0, 255).astype(np.intp)]
+    target_colour = target_colour[new_lightness]
     lightness, a, b = cv2.split(cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB))
-    channels = [cv2.LUT(lightness, np.clip(new_lightness + 0.5, 0, 255).astype(np.uint8))]
+    channels = [cv2.LUT(lightness, new_lightness)]
     for channel, values in enumerate((a, b)):
         # c' = scale (c - source colour(L)) + target colour, about neutral (128) to fit in 8 bits:
         # c' = scale (c - 128) + 128 + offset(L)

@@ -36,6 +36,15 @@ def fill_parts(points: np.ndarray, height: int, width: int, parts: tuple[list[in
     return mask
 
 
+def grown_parts(
+    points: np.ndarray, height: int, width: int, parts: tuple[list[int], ...], reach: float
+) -> np.ndarray:
+    """fill_parts grown by `reach` pixels all round (an ellipse, at least 3 pixels across)."""
+    across = max(3, 2 * round(reach) + 1)
+    shape = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
+    return cv2.dilate(fill_parts(points, height, width, parts), shape)
+
+
 def with_forehead(landmarks_68: np.ndarray) -> np.ndarray:
     """The 68 points plus 10 forehead points above the brows: (78, 2) float32."""
     brows = landmarks_68[BROWS]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from fusion.geometry import FEATURE_PARTS, fill_parts
+from fusion.geometry import FEATURE_PARTS, fill_parts, grown_parts
 
 DETAIL_SIGMA = 1.5  # px: the scale of "fine detail"
 CALM_FADE = 2 * DETAIL_SIGMA  # px: how far beyond the features their own calming fades out
@@ -41,11 +41,10 @@ def face_regions(
     centre = small[[27, 30, 33]].mean(axis=0)
     inner = centre + (small[:68] - centre) * 0.9
     mask = fill_parts(inner, size[1], size[0], (list(range(68)),))
-    parts = fill_parts(small, size[1], size[0], FEATURE_PARTS)
-    grown = []
-    for share in (0.06, 0.02):
-        width_px = max(3, 2 * round(share * face_size / factor) + 1)
-        grown.append(cv2.dilate(parts, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width_px, width_px))))
+    grown = [
+        grown_parts(small, size[1], size[0], FEATURE_PARTS, share * face_size / factor)
+        for share in (0.06, 0.02)
+    ]
     skin = ((mask > 0) & (grown[0] == 0)).astype(np.uint8)
     features = (grown[1] > 0).astype(np.uint8)
     return (
