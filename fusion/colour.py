@@ -61,7 +61,11 @@ def _inner_face_weight(
     return weight
 
 
-SPREAD_RANGE = (0.6, 1.5)  # how far the source's spread of lightness and of colour may be scaled
+SPREAD_RANGE = (0.6, 1.5)  # how far the source's spread of lightness may be scaled
+# ... and of colour about its curve: calmed, never strengthened (strengthened 1.5x, a warm-lit
+# source's eye whites, paler than its skin, crossed neutral to green on a less warm target)
+COLOUR_RANGE = (0.6, 1.0)
+PALE_FLOOR = 0.5  # how much of their colour the things paler than the skin keep at least (match_colour)
 CURVE_SIGMA = 12.0  # Lab lightness levels (of 255): the smoothing of the highlights' colour curve
 CURVE_SUPPORT = 0.02  # the share of the face's pixels a lightness level needs within CURVE_SIGMA
 
@@ -103,8 +107,9 @@ def match_colour(
     variation about its curve, rescaled to the target's, is put on the target's curve at the new
     lightness: a highlight takes the target's highlight colour, and a face onto itself comes back
     unchanged. The spread ratios are bounded so a harshly lit source is calmed but never
-    flattened. Lookup tables on 8-bit Lab (colours far outside skin's can clip), so it costs
-    almost nothing at any size.
+    flattened, and the colour's spread is never widened; what is paler than the skin stays on the
+    skin's side of neutral (a warm-lit source's eye whites turned green). Lookup tables on 8-bit
+    Lab (colours far outside skin's can clip), so it costs almost nothing at any size.
     """
     height, width = source_crop.shape[:2]
     factor = max(1.0, face_size / 96.0)
@@ -128,8 +133,16 @@ def match_colour(
     target_colour = _highlight_colour(tgt_px)
     target_variation = tgt_lab[:, 1:] - target_colour[tgt_px[:, 0]]
     scale = np.clip(
-        np.maximum(target_variation.std(axis=0), 1.0) / np.maximum(variation.std(axis=0), 1.0), *SPREAD_RANGE
+        np.maximum(target_variation.std(axis=0), 1.0) / np.maximum(variation.std(axis=0), 1.0), *COLOUR_RANGE
     )
+    # What lies on the skin's side of neutral stays there (eye whites, teeth, grey stubble): a lamp
+    # tints them less than the skin in Lab, and shifted like the skin a warm-lit source's eye whites
+    # crossed neutral to green on a less warm target. Their distance from neutral stays at least
+    # PALE_FLOOR times that distance scaled as the skin's is (target skin over source skin).
+    source_skin = source_colour[src_px[:, 0]].mean(axis=0) - 128.0
+    target_skin = target_colour[tgt_px[:, 0]].mean(axis=0) - 128.0
+    away = np.where(source_skin >= 0, 1.0, -1.0)  # which side of neutral the source's skin lies on
+    floor = PALE_FLOOR * np.clip(target_skin * away / np.maximum(np.abs(source_skin), 1.0), 0.0, 1.5)
     target_colour = target_colour[new_lightness]
     lightness, a, b = cv2.split(cv2.cvtColor(source_crop, cv2.COLOR_RGB2LAB))
     channels = [cv2.LUT(lightness, new_lightness)]
@@ -139,7 +152,12 @@ def match_colour(
         offset = target_colour[:, channel] - 128.0 - scale[channel] * (source_colour[:, channel] - 128.0)
         table = np.clip(offset + 128.5, 0, 255).astype(np.uint8)
         gamma = -128.0 * float(scale[channel])
-        channels.append(cv2.addWeighted(values, float(scale[channel]), cv2.LUT(lightness, table), 1.0, gamma))
+        shifted = cv2.addWeighted(values, float(scale[channel]), cv2.LUT(lightness, table), 1.0, gamma)
+        # the floor, for the colours on the skin's side of neutral (the others are left as shifted)
+        side = (levels - 128.0) * away[channel] >= 0
+        pale = np.where(side, 128.0 + floor[channel] * (levels - 128.0), 0.0 if away[channel] > 0 else 255.0)
+        pale = cv2.LUT(values, np.floor(pale + 0.5).astype(np.uint8))
+        channels.append(cv2.max(shifted, pale) if away[channel] > 0 else cv2.min(shifted, pale))
     return cv2.cvtColor(cv2.merge(channels), cv2.COLOR_LAB2RGB)
 
 

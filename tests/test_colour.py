@@ -8,7 +8,7 @@ import numpy as np
 
 from fusion.colour import lighting_offset, match_colour
 from fusion.faces import detect_faces
-from fusion.geometry import with_forehead
+from fusion.geometry import fill_parts, with_forehead
 from fusion.texture import face_regions
 
 
@@ -109,3 +109,31 @@ def test_a_face_a_few_pixels_wide_is_still_lit(astronaut: np.ndarray) -> None:
     offset = lighting_offset(target, source, points, 5.0, np.ones((16, 16), np.float32))
     x, y = np.round(points[30]).astype(int)
     assert np.allclose(offset[y, x], 50.0, atol=1.0), offset[y, x]
+
+
+def test_eye_whites_of_a_warm_lit_source_do_not_turn_green(astronaut: np.ndarray) -> None:
+    """A lamp tints grey things (eye whites, teeth) less than skin in Lab: shifted by the skin's
+    colour difference onto a less warm target with blotchier skin, a warm-lit source's eye whites
+    crossed neutral to green. They must stay on the skin's side of neutral, paler than the skin."""
+    face = detect_faces(astronaut)[0]
+    points = face.landmarks
+    height, width = astronaut.shape[:2]
+    lamp = np.array([1.1, 0.78, 0.5], np.float32)
+    eyes = fill_parts(points, height, width, (list(range(36, 42)), list(range(42, 48)))) > 0
+    lit = astronaut.astype(np.float32)
+    lit[eyes] = np.array([140.0, 140.0, 136.0], np.float32)  # grey eye whites in the eyes' shade
+    source = np.clip(lit * lamp, 0, 255).astype(np.uint8)
+    # The target: the same face, its skin blotchier in colour (red and pale patches).
+    rng = np.random.default_rng(0)
+    blotch = cv2.GaussianBlur(
+        rng.normal(0.0, 1.0, (height, width)).astype(np.float32), (0, 0), 0.04 * face.size
+    )
+    lab = _lab(astronaut)
+    lab[..., 1] += 8.0 * blotch / blotch.std()
+    target = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+    matched = _lab(match_colour(source, target, points, face.size))
+    whites = matched[eyes][:, 1:].mean(axis=0) - 128.0
+    skin_region, _ = face_regions(points, width, height, face.size)
+    skin = matched[skin_region][:, 1:].mean(axis=0) - 128.0
+    assert np.all(whites > 0.0) and np.all(whites < skin), (whites, skin)
