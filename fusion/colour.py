@@ -62,10 +62,10 @@ def _inner_face_weight(
 
 
 SPREAD_RANGE = (0.6, 1.5)  # how far the source's spread of lightness may be scaled
-# ... and of colour about its curve: calmed, never strengthened (strengthened 1.5x, a warm-lit
-# source's eye whites, paler than its skin, crossed neutral to green on a less warm target)
+# ... and of colour about its curve: calmed, never widened (widening it up to 1.5x pushed a warm-lit
+# source's eye whites past neutral to green on a less warm target)
 COLOUR_RANGE = (0.6, 1.0)
-PALE_FLOOR = 0.5  # how much of their colour the things paler than the skin keep at least (match_colour)
+PALE_FLOOR = 0.5  # see match_colour: what is paler than the skin keeps this share of its colour at least
 CURVE_SIGMA = 12.0  # Lab lightness levels (of 255): the smoothing of the highlights' colour curve
 CURVE_SUPPORT = 0.02  # the share of the face's pixels a lightness level needs within CURVE_SIGMA
 
@@ -108,7 +108,8 @@ def match_colour(
     lightness: a highlight takes the target's highlight colour, and a face onto itself comes back
     unchanged. The spread ratios are bounded so a harshly lit source is calmed but never
     flattened, and the colour's spread is never widened; what is paler than the skin stays on the
-    skin's side of neutral (a warm-lit source's eye whites turned green). Lookup tables on 8-bit
+    skin's side of neutral where the target's skin is on it too (a warm-lit source's eye whites
+    turned green). Lookup tables on 8-bit
     Lab (colours far outside skin's can clip), so it costs almost nothing at any size.
     """
     height, width = source_crop.shape[:2]
@@ -138,7 +139,9 @@ def match_colour(
     # What lies on the skin's side of neutral stays there (eye whites, teeth, grey stubble): a lamp
     # tints them less than the skin in Lab, and shifted like the skin a warm-lit source's eye whites
     # crossed neutral to green on a less warm target. Their distance from neutral stays at least
-    # PALE_FLOOR times that distance scaled as the skin's is (target skin over source skin).
+    # PALE_FLOOR x (target skin / source skin, about neutral) x itself. The ratio's cap keeps a
+    # nearly grey source's colours from being blown up; where the two skins lie on opposite sides
+    # of neutral (or the target is grey) there is no floor.
     source_skin = source_colour[src_px[:, 0]].mean(axis=0) - 128.0
     target_skin = target_colour[tgt_px[:, 0]].mean(axis=0) - 128.0
     away = np.where(source_skin >= 0, 1.0, -1.0)  # which side of neutral the source's skin lies on
@@ -153,10 +156,14 @@ def match_colour(
         table = np.clip(offset + 128.5, 0, 255).astype(np.uint8)
         gamma = -128.0 * float(scale[channel])
         shifted = cv2.addWeighted(values, float(scale[channel]), cv2.LUT(lightness, table), 1.0, gamma)
-        # the floor, for the colours on the skin's side of neutral (the others are left as shifted)
+        if floor[channel] <= 0.0:
+            channels.append(shifted)
+            continue
+        # The floor on the skin's side of neutral, continued past neutral at twice the distance (a
+        # step at neutral would split a noisy grey patch into neutral and green specks).
         side = (levels - 128.0) * away[channel] >= 0
-        pale = np.where(side, 128.0 + floor[channel] * (levels - 128.0), 0.0 if away[channel] > 0 else 255.0)
-        pale = cv2.LUT(values, np.floor(pale + 0.5).astype(np.uint8))
+        pale = np.clip(128.0 + np.where(side, floor[channel], 2.0) * (levels - 128.0) + 0.5, 0, 255)
+        pale = cv2.LUT(values, pale.astype(np.uint8))
         channels.append(cv2.max(shifted, pale) if away[channel] > 0 else cv2.min(shifted, pale))
     return cv2.cvtColor(cv2.merge(channels), cv2.COLOR_LAB2RGB)
 

@@ -114,7 +114,7 @@ def test_a_face_a_few_pixels_wide_is_still_lit(astronaut: np.ndarray) -> None:
 def test_eye_whites_of_a_warm_lit_source_do_not_turn_green(astronaut: np.ndarray) -> None:
     """A lamp tints grey things (eye whites, teeth) less than skin in Lab: shifted by the skin's
     colour difference onto a less warm target with blotchier skin, a warm-lit source's eye whites
-    crossed neutral to green. They must stay on the skin's side of neutral, paler than the skin."""
+    crossed neutral to green (a = -20 here). They must not turn green, and stay paler than the skin."""
     face = detect_faces(astronaut)[0]
     points = face.landmarks
     height, width = astronaut.shape[:2]
@@ -136,4 +136,18 @@ def test_eye_whites_of_a_warm_lit_source_do_not_turn_green(astronaut: np.ndarray
     whites = matched[eyes][:, 1:].mean(axis=0) - 128.0
     skin_region, _ = face_regions(points, width, height, face.size)
     skin = matched[skin_region][:, 1:].mean(axis=0) - 128.0
-    assert np.all(whites > 0.0) and np.all(whites < skin), (whites, skin)
+    assert np.all(whites >= 0.0) and np.all(whites < skin), (whites, skin)
+
+
+def test_a_target_cool_past_neutral_gives_its_colour(astronaut: np.ndarray) -> None:
+    """Source and target skin on opposite sides of neutral in b (a blue-lit target): the skin takes
+    the target's colour; the floor that keeps pale things on the skin's side must not pin it at
+    neutral."""
+    face = detect_faces(astronaut)[0]
+    lab = _lab(astronaut)
+    lab[..., 2] -= 28.0  # the astronaut's skin b (about +18) becomes about -10
+    target = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    matched = _lab(match_colour(astronaut, target, face.landmarks, face.size))
+    skin, _ = face_regions(face.landmarks, astronaut.shape[1], astronaut.shape[0], face.size)
+    wanted, got = _lab(target)[skin][:, 2].mean(), matched[skin][:, 2].mean()
+    assert wanted < -3.0 + 128.0 and abs(got - wanted) < 2.5, (got, wanted)
