@@ -31,6 +31,15 @@ def prepare_lab_in_background() -> None:
         threading.Thread(target=cv2.cvtColor, args=(tiny, cv2.COLOR_RGB2LAB), daemon=False).start()
 
 
+WORK_FACE = 96.0  # px: the face's size on the small copy the colour and light are measured on
+
+
+def _work_scale(crop: np.ndarray, face_size: float) -> tuple[float, tuple[int, int]]:
+    """(factor, (w, h)): how much the crop is shrunk for the measurements, and its small size."""
+    factor = max(1.0, face_size / WORK_FACE)
+    return factor, small_size(crop.shape[1], crop.shape[0], factor)
+
+
 def _inner_face_weight(
     points: np.ndarray,
     size: tuple[int, int],
@@ -109,12 +118,10 @@ def match_colour(
     unchanged. The spread ratios are bounded so a harshly lit source is calmed but never
     flattened, and the colour's spread is never widened; what is paler than the skin stays on the
     skin's side of neutral where the target's skin is on it too (a warm-lit source's eye whites
-    turned green). Lookup tables on 8-bit
-    Lab (colours far outside skin's can clip), so it costs almost nothing at any size.
+    turned green). Lookup tables on 8-bit Lab (colours far outside skin's can clip), so it costs
+    almost nothing at any size.
     """
-    height, width = source_crop.shape[:2]
-    factor = max(1.0, face_size / 96.0)
-    size = small_size(width, height, factor)
+    factor, size = _work_scale(source_crop, face_size)
     weight = _inner_face_weight(points, size, factor, visible) > 0
     if not weight.any():
         return source_crop
@@ -130,9 +137,9 @@ def match_colour(
     new_lightness = np.clip((levels - src_lab[:, 0].mean()) * ratio + tgt_lab[:, 0].mean() + 0.5, 0, 255)
     new_lightness = new_lightness.astype(np.uint8)  # the lightness table: level -> new level
     source_colour = _highlight_colour(src_px)  # (256, 2): what the source's colour is measured against
-    variation = src_lab[:, 1:] - source_colour[src_px[:, 0]]
-    target_colour = _highlight_colour(tgt_px)
-    target_variation = tgt_lab[:, 1:] - target_colour[tgt_px[:, 0]]
+    source_at, target_colour = source_colour[src_px[:, 0]], _highlight_colour(tgt_px)
+    target_at = target_colour[tgt_px[:, 0]]  # each pixel's curve value
+    variation, target_variation = src_lab[:, 1:] - source_at, tgt_lab[:, 1:] - target_at
     scale = np.clip(
         np.maximum(target_variation.std(axis=0), 1.0) / np.maximum(variation.std(axis=0), 1.0), *COLOUR_RANGE
     )
@@ -142,8 +149,7 @@ def match_colour(
     # PALE_FLOOR x (target skin / source skin, about neutral) x itself. The ratio's cap keeps a
     # nearly grey source's colours from being blown up; where the two skins lie on opposite sides
     # of neutral (or the target is grey) there is no floor.
-    source_skin = source_colour[src_px[:, 0]].mean(axis=0) - 128.0
-    target_skin = target_colour[tgt_px[:, 0]].mean(axis=0) - 128.0
+    source_skin, target_skin = source_at.mean(axis=0) - 128.0, target_at.mean(axis=0) - 128.0
     away = np.where(source_skin >= 0, 1.0, -1.0)  # which side of neutral the source's skin lies on
     floor = PALE_FLOOR * np.clip(target_skin * away / np.maximum(np.abs(source_skin), 1.0), 0.0, 1.5)
     target_colour = target_colour[new_lightness]
@@ -186,8 +192,7 @@ def lighting_offset(
     near its median so a beard or a fringe on one side can't paint a patch.
     """
     height, width = target_crop.shape[:2]
-    factor = max(1.0, face_size / 96.0)
-    size = small_size(width, height, factor)
+    factor, size = _work_scale(target_crop, face_size)
     target_small = cv2.resize(target_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     source_small = cv2.resize(source_crop, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     weight = _inner_face_weight(points, size, factor, visible, forehead=True, skin_only=True)
@@ -215,8 +220,7 @@ def highlight_offset(
     target at a finer scale than the lighting transfer: the source's own side light on its nose
     bridge or cheekbone. Only dims, never brightens (that would print the target's features)."""
     height, width = target_crop.shape[:2]
-    factor = max(1.0, face_size / 96.0)
-    size = small_size(width, height, factor)
+    factor, size = _work_scale(target_crop, face_size)
     weight = _inner_face_weight(points, size, factor, visible)
     sigma = HIGHLIGHT_SCALE * face_size / factor
     grey = np.array([0.299, 0.587, 0.114], np.float32)
