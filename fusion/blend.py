@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import fill_parts, side_weight, turn
+from fusion.geometry import TURNED_AWAY, fill_parts, near_side, pixels, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -57,21 +57,9 @@ def face_mask(
     return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-TURNED_AWAY = 0.6  # a turn (geometry.turn) past which the far cheek is not sampled
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
 _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
-
-
-def near_side(points: np.ndarray, size: tuple[int, int], face_size: float) -> np.ndarray:
-    """(h, w) float32: 1, except on a face turned past TURNED_AWAY: there 1 up to the midline, 0 from
-    a twentieth of a face past it on the side turned away (the background starts within the outline)."""
-    facing = turn(points[:68])
-    if abs(facing) <= TURNED_AWAY:
-        return np.ones((size[1], size[0]), np.float32)
-    side = side_weight(points, size[0], size[1], 0.1 * face_size)  # 1 on the side of points 0..3
-    near = side if facing > 0 else 1.0 - side
-    return np.clip(near * 2.0, 0.0, 1.0)
 
 
 def _near_cheeks(facing: float) -> tuple[list[int], ...]:
@@ -152,7 +140,7 @@ def _skin_agreement(
     # A cheek turned away is a sliver with the background beside it: sample only the near one then.
     facing = turn(points[:68])
     cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(facing))
-    near = near_side(points_small, size, face_size / factor)
+    near = near_side(points_small, pixels(*size), face_size / factor)
     lips = fill_parts(points_small, size[1], size[0], (_LIPS_OUTER,))
     inside_mouth = fill_parts(points_small, size[1], size[0], (_LIPS_INNER,))
     grow = 2 * max(1, round(0.03 * face_size / factor)) + 1

@@ -76,12 +76,32 @@ def side_distance(points: np.ndarray, at: np.ndarray) -> np.ndarray:
     return ((at - centre) @ normal).astype(np.float32)
 
 
+def pixels(width: int, height: int) -> np.ndarray:
+    """(h, w, 2) float32: each pixel's (x, y)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack([xs, ys], axis=-1)
+
+
 def side_weight(points: np.ndarray, width: int, height: int, softness: float) -> np.ndarray:
     """(h, w) float32: 1 on the side of points 0..3 of the face's midline, 0 on the other side, a
     linear step `softness` pixels wide along it."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    grid = np.stack([xs, ys], axis=-1)
-    return np.clip(0.5 + side_distance(points, grid) / max(softness, 1e-3), 0.0, 1.0)
+    return np.clip(0.5 + side_distance(points, pixels(width, height)) / max(softness, 1e-3), 0.0, 1.0)
+
+
+TURNED_AWAY = 0.6  # a turn past which a face's far side is left alone (see near_side)
+
+
+def near_side(points: np.ndarray, at: np.ndarray, face_size: float, at_midline: float = 1.0) -> np.ndarray:
+    """(...) float32 per place of `at` (..., 2): 1, except on a face (68-point layout of `points`)
+    turned past TURNED_AWAY: there `at_midline` on the midline, rising to 1 on the near side and
+    falling to 0 on the far side over a twentieth of a face. Its far side is a sliver: the
+    outline lies along the nose with the background beside it, so it is neither sampled (skin,
+    light) nor moved toward a frontal face's shape (that pulls the face out over the background)."""
+    facing = turn(points[:68])
+    if abs(facing) <= TURNED_AWAY:
+        return np.ones(at.shape[:-1], np.float32)
+    beyond = side_distance(points, at) * np.sign(facing)  # > 0 on the near side
+    return np.clip(at_midline + beyond / (0.05 * face_size), 0.0, 1.0).astype(np.float32)
 
 
 def face_crop_box(points: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:

@@ -10,7 +10,7 @@ import pytest
 from fusion import FusionOptions, InvalidOptions, fuse
 from fusion.engines.classic import keeps_target_eyes, mirror_share
 from fusion.faces import detect_faces
-from fusion.geometry import MIRROR_68, fill_parts, folds, side_weight, turn, unfolding
+from fusion.geometry import MIRROR_68, face_size, fill_parts, folds, near_side, side_weight, turn, unfolding
 
 
 def test_mirror_table_swaps_sides_and_is_its_own_inverse() -> None:
@@ -90,6 +90,22 @@ def test_side_weight_is_one_on_the_side_of_the_first_jaw_points(astronaut: np.nd
         assert side[y, x] == expected, index
     x, y = np.round(landmarks[27]).astype(int)
     assert 0.0 < side[y, x] < 1.0  # the step runs down the nose
+
+
+def test_near_side_leaves_out_only_a_profiles_far_side(poses: tuple[np.ndarray, np.ndarray]) -> None:
+    frontal, profile = poses
+    # A frontal face: every place counts, on either side of the nose.
+    np.testing.assert_array_equal(near_side(frontal, frontal, face_size(frontal)), np.ones(68))
+    # The profile turns the side of points 0..3 away (turn < 0): its far brow is left out, the near
+    # jaw and brow kept; on the midline (the line fitted through the nose and chin) the weight is
+    # `at_midline`.
+    size = face_size(profile)
+    weight = near_side(profile, profile, size)
+    assert weight[[17, 18]].max() == 0.0 and weight[[12, 13, 14, 15, 16, 24, 25, 26]].min() == 1.0
+    midline = profile[[27, 28, 29, 30, 33, 51, 57, 8]].mean(axis=0, keepdims=True)
+    assert near_side(profile, midline, size, at_midline=0.5)[0] == pytest.approx(0.5, abs=1e-3)
+    # Pixels as well as points: (h, w, 2) in, (h, w) out.
+    assert near_side(profile, np.zeros((3, 4, 2), np.float32), size).shape == (3, 4)
 
 
 def test_auto_keeps_the_target_eyes_only_where_the_source_is_mirrored(

@@ -18,12 +18,7 @@ from fusion import mesh
 from fusion.blend import composite, face_mask, overlay, poisson_offset, unsharp
 from fusion.colour import highlight_offset, lighting_offset, match_colour
 from fusion.engines.base import FacePatch, FaceRequest, face_region
-from fusion.engines.shape import (
-    far_side_still,
-    layout,
-    shape_offset,
-    target_mesh_points,
-)
+from fusion.engines.shape import layout, shape_offset, target_mesh_points
 from fusion.errors import Availability
 from fusion.geometry import (
     apply_affine,
@@ -31,6 +26,7 @@ from fusion.geometry import (
     fill_parts,
     folds,
     invert_affine,
+    near_side,
     piecewise_affine_maps,
     side_weight,
     similarity_transform,
@@ -273,7 +269,8 @@ class ClassicEngine:
             dense = False
             target_points, source_points = layout(target_face, dense), layout(source_face, dense)
             out_points = target_points + ratio * shape_offset(source_face, target_face, layout)
-        still = far_side_still(target_points, face_size)[:, None]
+        # A profile's far outline stays (geometry.near_side), the rest moves.
+        still = near_side(target_points, target_points, face_size, at_midline=0.5)[:, None]
         out_points = target_points + (out_points - target_points) * still
         keep_mouth = keeps_target_mouth(
             options.mouth, source_face.landmarks, target_face.landmarks, (source_face.size, face_size)

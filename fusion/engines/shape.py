@@ -12,10 +12,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from fusion.blend import TURNED_AWAY
 from fusion.engines.base import FaceRequest
 from fusion.faces import Face
-from fusion.geometry import apply_affine, side_distance, similarity_transform, smoothstep, turn, with_forehead
+from fusion.geometry import apply_affine, near_side, similarity_transform, smoothstep, turn, with_forehead
 from fusion.mediapipe_faces import landmarks_68
 
 SHAPE_OFFSET_CAP = 0.08  # largest landmark move toward the source shape, in face sizes
@@ -40,19 +39,6 @@ def layout(face: Face, dense: bool = False) -> np.ndarray:
     if dense and face.mesh is not None:
         return np.vstack([points, face.mesh[INNER_MESH_POINTS, :2]]).astype(np.float32)
     return points
-
-
-def far_side_still(points: np.ndarray, size: float, at: np.ndarray | None = None) -> np.ndarray:
-    """(N,) 1 per point of `at` (default: `points`, the 68-point layout first), but 0 for points on
-    the far side of a head turned past TURNED_AWAY: there the outline lies along the nose with the
-    background beside it, and moving it toward a frontal face's shape pulls the face out over the
-    background."""
-    at = points if at is None else at
-    facing = turn(points[:68])
-    if abs(facing) <= TURNED_AWAY:
-        return np.ones(len(at), np.float32)
-    beyond = side_distance(points, at) * np.sign(facing)  # > 0 on the near side
-    return np.clip(0.5 + beyond / (0.05 * size), 0.0, 1.0).astype(np.float32)
 
 
 def capped(offset: np.ndarray, face_size: float) -> np.ndarray:
@@ -117,7 +103,7 @@ def target_mesh_points(request: FaceRequest, keep_mouth: bool) -> np.ndarray | N
         return None
     points = target_face.mesh[:, :2]
     offset = shape_offset(source_face, target_face, mesh_points)
-    still = far_side_still(target_face.landmarks, target_face.size, points)
+    still = near_side(target_face.landmarks, points, target_face.size, at_midline=0.5)
     if keep_mouth:  # still within the hole's reach, moving fully from twice as far
         lips = cv2.convexHull(target_face.landmarks[48:60].astype(np.float32))
         grow = 0.04 * target_face.size
