@@ -10,7 +10,17 @@ import pytest
 from fusion import FusionOptions, InvalidOptions, fuse
 from fusion.engines.classic import keeps_target_eyes, mirror_share
 from fusion.faces import detect_faces
-from fusion.geometry import MIRROR_68, face_size, fill_parts, folds, near_side, side_weight, turn, unfolding
+from fusion.geometry import (
+    MIRROR_68,
+    face_size,
+    fill_parts,
+    folds,
+    near_side,
+    side_distance,
+    side_weight,
+    turn,
+    unfolding,
+)
 
 
 def test_mirror_table_swaps_sides_and_is_its_own_inverse() -> None:
@@ -96,16 +106,31 @@ def test_near_side_leaves_out_only_a_profiles_far_side(poses: tuple[np.ndarray, 
     frontal, profile = poses
     # A frontal face: every place counts, on either side of the nose.
     np.testing.assert_array_equal(near_side(frontal, frontal, face_size(frontal)), np.ones(68))
-    # The profile turns the side of points 0..3 away (turn < 0): its far brow is left out, the near
-    # jaw and brow kept; on the midline (the line fitted through the nose and chin) the weight is
-    # `at_midline`.
-    size = face_size(profile)
-    weight = near_side(profile, profile, size)
-    assert weight[[17, 18]].max() == 0.0 and weight[[12, 13, 14, 15, 16, 24, 25, 26]].min() == 1.0
-    midline = profile[[27, 28, 29, 30, 33, 51, 57, 8]].mean(axis=0, keepdims=True)
-    assert near_side(profile, midline, size, at_midline=0.5)[0] == pytest.approx(0.5, abs=1e-3)
+    assert abs(turn(frontal)) < 0.3  # well short of TURNED_AWAY, and the profile well past it
+    # The profile turns the side of points 0..3 away; its mirror image the other side.
+    mirrored = (np.array([2000.0, 0.0]) + np.array([-1.0, 1.0]) * profile[MIRROR_68]).astype(np.float32)
+    for points, near_jaw, far_brow in (
+        (profile, [12, 13, 14, 15, 16], [17, 18]),
+        (mirrored, [0, 1, 2, 3, 4], [25, 26]),
+    ):
+        size = face_size(points)
+        weight = near_side(points, points, size)
+        assert weight[far_brow].max() == 0.0 and weight[near_jaw].min() == 1.0
+        # Across the midline (the line fitted through nose and chin) the weight runs from 0 to 1
+        # over a twentieth of a face, `at_midline` on the line itself.
+        centre = points[[27, 28, 29, 30, 33, 51, 57, 8]].mean(axis=0)
+        across = side_distance(points, centre + np.eye(2, dtype=np.float32)) - side_distance(
+            points, centre[None]
+        )
+        toward_near = across * np.sign(float((points[near_jaw].mean(axis=0) - centre) @ across))
+        steps = np.array([-0.025, -0.0125, 0.0, 0.0125, 0.025])[:, None] * size
+        np.testing.assert_allclose(
+            near_side(points, centre + steps * toward_near, size, at_midline=0.5),
+            [0.0, 0.25, 0.5, 0.75, 1.0],
+            atol=1e-3,
+        )
     # Pixels as well as points: (h, w, 2) in, (h, w) out.
-    assert near_side(profile, np.zeros((3, 4, 2), np.float32), size).shape == (3, 4)
+    assert near_side(profile, np.zeros((3, 4, 2), np.float32), face_size(profile)).shape == (3, 4)
 
 
 def test_auto_keeps_the_target_eyes_only_where_the_source_is_mirrored(
