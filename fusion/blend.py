@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import TURNED_AWAY, fill_parts, near_side, pixels, turn
+from fusion.geometry import TURNED_AWAY, fill_parts, near_side_image, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -140,7 +140,7 @@ def _skin_agreement(
     # A cheek turned away is a sliver with the background beside it: sample only the near one then.
     facing = turn(points[:68])
     cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(facing))
-    near = near_side(points_small, pixels(*size), face_size / factor)
+    near = near_side_image(points_small, size, face_size / factor)
     lips = fill_parts(points_small, size[1], size[0], (_LIPS_OUTER,))
     inside_mouth = fill_parts(points_small, size[1], size[0], (_LIPS_INNER,))
     grow = 2 * max(1, round(0.03 * face_size / factor)) + 1

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from fusion.blend import masked_blur, small_size
-from fusion.geometry import FEATURE_PARTS, grown_parts, near_side, pixels, with_forehead
+from fusion.geometry import FEATURE_PARTS, grown_parts, near_side_image, with_forehead
 from fusion.geometry import face_size as size_of_face
 
 FEATURE_GROW = 0.03  # face sizes: eyes, brows and mouth grown by this are left out of the light
@@ -59,7 +59,7 @@ def _inner_face_weight(
     hull = cv2.convexHull(((centre + (inner - centre) * 0.85) / factor).astype(np.float32)).astype(np.int32)
     weight = np.zeros((size[1], size[0]), np.float32)
     cv2.fillConvexPoly(weight, hull, 1.0)
-    weight *= near_side(points / factor, pixels(*size), size_of_face(points[:68]) / factor) > 0.5
+    weight *= near_side_image(points / factor, size, size_of_face(points[:68]) / factor) > 0.5
     if skin_only:
         reach = FEATURE_GROW * size_of_face(points[:68]) / factor
         skin = weight * (grown_parts(points[:68] / factor, size[1], size[0], FEATURE_PARTS, reach) == 0)

@@ -16,6 +16,7 @@ from fusion.geometry import (
     fill_parts,
     folds,
     near_side,
+    near_side_image,
     side_distance,
     side_weight,
     turn,
@@ -129,8 +130,12 @@ def test_near_side_leaves_out_only_a_profiles_far_side(poses: tuple[np.ndarray, 
             [0.0, 0.25, 0.5, 0.75, 1.0],
             atol=1e-3,
         )
-    # Pixels as well as points: (h, w, 2) in, (h, w) out.
-    assert near_side(profile, np.zeros((3, 4, 2), np.float32), face_size(profile)).shape == (3, 4)
+    # Over a plane's pixels: the same values as at those places, (h, w); all ones for a frontal face.
+    grid = np.stack(np.meshgrid(np.arange(40.0), np.arange(30.0)), axis=-1).astype(np.float32) * 10
+    size = face_size(profile)
+    np.testing.assert_array_equal(near_side_image(profile, (40, 30), size), near_side(profile, grid, size))
+    assert near_side_image(profile, (40, 30), size).min() == 0.0  # the far side is on this plane
+    np.testing.assert_array_equal(near_side_image(frontal, (4, 3), face_size(frontal)), np.ones((3, 4)))
 
 
 def test_auto_keeps_the_target_eyes_only_where_the_source_is_mirrored(
