@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fusion.geometry import signed_areas
+from fusion.warp import signed_areas
 
 TRIANGLES_FILE = Path(__file__).with_name("data") / "face_mesh_triangles.txt"
 _CHUNK = 1 << 18  # pixels per step of the barycentric solve (~40 MB of temporaries)

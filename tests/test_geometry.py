@@ -5,13 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import (
-    apply_affine,
-    border_anchors,
-    piecewise_affine_maps,
-    similarity_transform,
-    with_forehead,
-)
+from fusion.geometry import apply_affine, similarity_transform, with_forehead
+from fusion.warp import border_anchors, piecewise_affine_maps
 
 
 def _points(n: int = 30, seed: int = 1) -> np.ndarray:

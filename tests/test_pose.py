@@ -14,14 +14,13 @@ from fusion.geometry import (
     MIRROR_68,
     face_size,
     fill_parts,
-    folds,
     near_side,
     near_side_image,
     side_distance,
     side_weight,
     turn,
-    unfolding,
 )
+from fusion.warp import folds, unfolding
 
 
 def test_mirror_table_swaps_sides_and_is_its_own_inverse() -> None:

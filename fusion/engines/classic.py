@@ -22,17 +22,13 @@ from fusion.engines.shape import layout, shape_offset, target_mesh_points
 from fusion.errors import Availability
 from fusion.geometry import (
     apply_affine,
-    border_anchors,
     fill_parts,
-    folds,
     invert_affine,
     near_side,
-    piecewise_affine_maps,
     side_weight,
     similarity_transform,
     smoothstep,
     turn,
-    unfolding,
 )
 from fusion.geometry import (
     face_size as landmark_face_size,
@@ -40,6 +36,7 @@ from fusion.geometry import (
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.texture import detail_energy, face_regions, match_texture
+from fusion.warp import border_anchors, folds, piecewise_affine_maps, unfolding
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 MOUTH_GAP_DIFFERENCE = 0.06  # lip gap difference (in face sizes) from which "auto" keeps the target's mouth
