@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fusion.geometry import smoothstep
+
 
 def _rectangle_points(width: int, height: int, per_side: int, margin: float) -> np.ndarray:
     xs = np.linspace(-margin, width - 1 + margin, per_side + 1)
@@ -121,6 +123,49 @@ def piecewise_affine_maps(
     mapped = grid[..., 0:1] * chosen[..., 0, :] + grid[..., 1:2] * chosen[..., 1, :] + chosen[..., 2, :]
     displacement = np.where(inside[..., None], mapped - grid, 0.0).astype(np.float32)
     displacement = displacement.reshape(grid_h, grid_w, 2)
+    full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+    full = full[step : step + height, step : step + width]
+    map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]
+    map_y = full[:, :, 1] + np.arange(height, dtype=np.float32)[:, None]
+    return map_x, map_y
+
+
+def smooth_maps(
+    dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, reach: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps that move what is at `src_points` to `dst_points` smoothly: a thin-plate spline
+    through the point pairs and the plane's border_anchors (scipy's RBFInterpolator), its
+    displacement faded to zero over `reach` pixels beyond the hull of both point sets and at the
+    edge of the width x height plane.
+
+    Unlike piecewise_affine_maps it has no triangle edges for straight lines (hair, a collar) to
+    bend at, and pixels farther than `reach` from the points stay exactly where they are.
+    """
+    from scipy.interpolate import RBFInterpolator  # imported here: scipy's import costs ~0.1 s
+
+    step = max(4, round(reach / 10))
+    grid_w, grid_h = -(-width // step) + 2, -(-height // step) + 2
+    gx = (np.arange(-1, grid_w - 1, dtype=np.float64) + 0.5) * step - 0.5
+    gy = (np.arange(-1, grid_h - 1, dtype=np.float64) + 0.5) * step - 0.5
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    # The plane's edge held still in the fit too (border_anchors): the spline bends back toward
+    # zero rather than carrying the face's move out to the edge, where the fade would squeeze it.
+    anchors = border_anchors(width, height)
+    fixed, moved = np.vstack([dst_points, anchors]), np.vstack([src_points, anchors])
+    fixed, moved = fixed.astype(np.float64), moved.astype(np.float64)
+    spline = RBFInterpolator(fixed, moved - fixed, kernel="thin_plate_spline")
+    displacement = spline(grid).reshape(grid_h, grid_w, 2).astype(np.float32)
+    hull = cv2.convexHull(np.vstack([dst_points, src_points]).astype(np.float32)).reshape(-1, 2)
+    inside = np.zeros((grid_h, grid_w), np.uint8)
+    cv2.fillConvexPoly(inside, np.round(((hull + 0.5) / step + 0.5) * 16).astype(np.int32), 1, shift=4)
+    beyond = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) * step
+    across, down = np.minimum(gx + 0.5, width - 0.5 - gx), np.minimum(gy + 0.5, height - 0.5 - gy)
+    to_edge = np.minimum(across[None, :], down[:, None])
+    # Zero from two grid steps short of `reach`: the grid's interpolation carries it a step farther.
+    fade = (1.0 - smoothstep(beyond, 0.0, max(step, reach - 2 * step))) * smoothstep(
+        to_edge, step, step + reach / 4
+    )
+    displacement *= fade[..., None].astype(np.float32)
     full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
     full = full[step : step + height, step : step + width]
     map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]

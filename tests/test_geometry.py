@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from fusion.geometry import apply_affine, similarity_transform, with_forehead
-from fusion.warp import border_anchors, piecewise_affine_maps
+from fusion.warp import border_anchors, piecewise_affine_maps, smooth_maps
 
 
 def _points(n: int = 30, seed: int = 1) -> np.ndarray:
@@ -84,3 +84,57 @@ def test_landmarks_land_where_asked() -> None:
         xi, yi = int(round(x)), int(round(y))
         assert abs(map_x[yi, xi] - (sx + xi - x)) < 1.0
         assert abs(map_y[yi, xi] - (sy + yi - y)) < 1.0
+
+
+def _jaw_moved_out(shift: float = 12.0) -> tuple[np.ndarray, np.ndarray]:
+    """A jaw-like arc of points (src) and the same with its right half moved out (dst)."""
+    angles = np.linspace(0, np.pi, 17)
+    src = np.c_[150 + 60 * np.cos(angles), 100 + 70 * np.sin(angles)].astype(np.float32)
+    dst = src.copy()
+    dst[:, 0] += np.where(src[:, 0] > 150, shift, 0.0)
+    return dst, src
+
+
+def test_smooth_map_moves_points_and_nothing_beyond_its_reach() -> None:
+    width, height, reach = 300, 260, 60.0
+    dst, src = _jaw_moved_out()
+    map_x, map_y = smooth_maps(dst, src, width, height, reach)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    for (x, y), (sx, sy) in zip(dst, src, strict=True):  # each point samples where it came from
+        xi, yi = int(round(x)), int(round(y))
+        assert abs(map_x[yi, xi] - (sx + xi - x)) < 1.0
+        assert abs(map_y[yi, xi] - (sy + yi - y)) < 1.0
+    moved = np.hypot(map_x - xs, map_y - ys) > 0
+    outside = np.ones((height, width), np.uint8)
+    cv2.fillConvexPoly(outside, np.round(cv2.convexHull(np.vstack([dst, src]))).astype(np.int32), 0)
+    beyond = cv2.distanceTransform(outside, cv2.DIST_L2, 5)
+    assert moved.any() and beyond[moved].max() <= reach + 1.0  # nothing farther than `reach` moves
+    assert not moved[[0, -1]].any() and not moved[:, [0, -1]].any()  # the plane's edge stays
+    still_x, still_y = smooth_maps(src, src, width, height, reach)
+    np.testing.assert_array_equal(still_x, np.broadcast_to(xs, still_x.shape))
+    np.testing.assert_array_equal(still_y, np.broadcast_to(ys, still_y.shape))
+
+
+def test_smooth_map_bends_lines_beside_the_points_without_kinks() -> None:
+    """Beside the moved points a straight line (a hair strand) bends gently: the displacement's
+    second difference stays small, where the piecewise-affine map kinks at its triangles' edges."""
+    width, height = 300, 260
+    dst, src = _jaw_moved_out()
+    outside = np.ones((height, width), np.uint8)
+    cv2.fillConvexPoly(outside, np.round(cv2.convexHull(np.vstack([dst, src]))).astype(np.int32), 0)
+    outside = cv2.erode(outside, np.ones((9, 9), np.uint8)).astype(bool)
+
+    def bend(map_x: np.ndarray, map_y: np.ndarray) -> float:
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        worst = 0.0
+        for shift in (map_x - xs, map_y - ys):
+            down, across = np.abs(np.diff(shift, 2, axis=0)), np.abs(np.diff(shift, 2, axis=1))
+            worst = max(worst, float(down[outside[1:-1]].max()), float(across[outside[:, 1:-1]].max()))
+        return worst
+
+    anchors = border_anchors(width, height)
+    kinked = bend(
+        *piecewise_affine_maps(np.vstack([dst, anchors]), np.vstack([src, anchors]), width, height, 1)
+    )
+    smooth = bend(*smooth_maps(dst, src, width, height, 60.0))
+    assert smooth < 0.3 < kinked

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from fusion import FaceIndexOutOfRange, FusionOptions, InvalidImage, NoFaceFound, fuse
+from fusion.engines.classic import MORPH_REACH
 from fusion.faces import Face
+from fusion.geometry import with_forehead
 from fusion.identity import face_descriptor, identity_distance, redetected_descriptor
 
 
@@ -201,3 +203,25 @@ def test_blurry_source_is_warned_about(group: np.ndarray, astronaut: np.ndarray)
     assert not any("blurry" in note for note in sharp.warnings)
     soft = cv2.GaussianBlur(astronaut, (0, 0), 2)
     assert any("source face looks blurry" in note for note in fuse(soft, group).warnings)
+
+
+def test_the_shape_morph_fades_out_within_its_reach(group: np.ndarray, astronaut: np.ndarray) -> None:
+    """Hair, ears and collar farther than MORPH_REACH from the face's points (both the target's and
+    where they moved) stay exactly the target's: the morph fades out before them."""
+    for source_face, target_face in ((0, 2), (4, 0)):
+        target = group if target_face else astronaut
+        result = fuse(
+            astronaut if target_face else group,
+            target,
+            FusionOptions(source_face=source_face, target_face=target_face),
+        )
+        before, after = result.target_faces[0], result.output_faces[0]
+        points = np.vstack([with_forehead(before.landmarks), with_forehead(after.landmarks)]).astype(
+            np.float32
+        )
+        outside = np.ones(target.shape[:2], np.uint8)
+        cv2.fillConvexPoly(outside, np.round(cv2.convexHull(points)).astype(np.int32), 0)
+        beyond = cv2.distanceTransform(outside, cv2.DIST_L2, 5) / before.size
+        changed = np.abs(result.image.astype(int) - target.astype(int)).max(axis=2) > 0
+        assert (changed & (beyond > 0.1)).sum() > 100  # the morph does reach past the face
+        assert beyond[changed].max() < MORPH_REACH + 0.05  # and stops there

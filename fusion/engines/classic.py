@@ -36,7 +36,7 @@ from fusion.geometry import (
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.texture import detail_energy, face_regions, match_texture
-from fusion.warp import border_anchors, folds, piecewise_affine_maps, unfolding
+from fusion.warp import border_anchors, folds, piecewise_affine_maps, smooth_maps, unfolding
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
 MOUTH_GAP_DIFFERENCE = 0.06  # lip gap difference (in face sizes) from which "auto" keeps the target's mouth
@@ -231,13 +231,21 @@ def _target_raster(
     return mesh.rasterise(local, request.target_face.mesh[:, 2], size[0], size[1])
 
 
-def _morph_target(crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray) -> np.ndarray:
-    """The target crop reshaped so its landmarks move to `out_local`; the crop border stays put."""
+MORPH_REACH = CROP_MARGIN  # how far beyond the face's points the morph fades out, in face sizes
+
+
+def _morph_target(
+    crop: np.ndarray, target_local: np.ndarray, out_local: np.ndarray, face_size: float
+) -> np.ndarray:
+    """The target crop reshaped so its landmarks move to `out_local`, smoothly (warp.smooth_maps):
+    hair and collar lines beside the face bend gently instead of kinking at triangle edges, and
+    beyond MORPH_REACH nothing moves. Points that would turn a piecewise map's triangle over (a
+    turned head's far outline across its nose) are left out here too: they pull the spline apart."""
     height, width = crop.shape[:2]
     anchors = border_anchors(width, height)
-    dst_all, src_all = np.vstack([out_local, anchors]), np.vstack([target_local, anchors])
-    keep = _unfolded(dst_all, src_all, len(out_local))
-    map_x, map_y = piecewise_affine_maps(dst_all[keep], src_all[keep], width, height)
+    keep = _unfolded(np.vstack([out_local, anchors]), np.vstack([target_local, anchors]), len(out_local))
+    keep = keep[keep < len(out_local)]
+    map_x, map_y = smooth_maps(out_local[keep], target_local[keep], width, height, MORPH_REACH * face_size)
     # Cubic: bilinear resampling visibly softens the target's skin and hair around the new face.
     return cv2.remap(crop, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
 
@@ -279,7 +287,7 @@ class ClassicEngine:
         height, width = crop.shape[:2]
 
         target_local = target_points - np.array(origin, np.float32)
-        background = _morph_target(crop, target_local, out_local)
+        background = _morph_target(crop, target_local, out_local, face_size)
         raster = _target_raster(request, origin, (width, height), keep_mouth)
         surface = None if raster is None or source_face.mesh is None else (raster, source_face.mesh[:, :2])
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height), surface)
