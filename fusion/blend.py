@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import TURNED_AWAY, fill_parts, near_side_image, turn
+from fusion.geometry import TURNED_AWAY, fill_parts, near_side_image, smoothstep, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -124,6 +124,19 @@ def _smooth_likelihood(lightness: np.ndarray, sample: np.ndarray, face_size: flo
     return np.clip((high - ratio) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+FOREHEAD_SEEN = (0.75, 0.85)  # share of the source's forehead that is skin: none of it kept .. all
+
+
+def forehead_kept(skin_above: np.ndarray, forehead: np.ndarray) -> float:
+    """0..1: how much of the source's forehead to keep, from how much of it is skin (`skin_above`
+    over the `forehead` pixels). A fringe over most of it leaves a strip of skin in its shadow
+    between it and the brows, which pasted makes a dark band across the new forehead (astronaut ->
+    group faces 2 and 3); the target's own forehead then shows instead, from the brows up."""
+    if not forehead.any():
+        return 1.0
+    return float(smoothstep(float(skin_above[forehead].mean()), *FOREHEAD_SEEN))
+
+
 def _skin_agreement(
     images: tuple[np.ndarray, np.ndarray],
     points: np.ndarray,
@@ -133,7 +146,8 @@ def _skin_agreement(
 ) -> np.ndarray:
     """Where both photos show their own face: 1, else toward 0 (a fringe, a hat, a hand, a
     microphone in either photo stays the target's). Above the brows lightness, colour and fine
-    detail are compared with the cheeks'; below them colour only (a shadowed cheek is still skin),
+    detail are compared with the cheeks' (and a source forehead mostly hidden is left out whole,
+    forehead_kept); below them colour only (a shadowed cheek is still skin),
     and detail too up from the eyes (a fringe as light as the skin reaches down to the brows); on
     the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
@@ -157,13 +171,17 @@ def _skin_agreement(
     # Between the eyes and the brows, as above them, hair (a fringe) is told from skin by its detail.
     eyes = points_small[36:48].mean(axis=0)
     over_eyes = np.clip(((xs - eyes[0]) * up[0] + (ys - eyes[1]) * up[1]) / (0.05 * face_size / factor), 0, 1)
+    forehead = (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0) & (band >= 1.0)
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
         smooth = _smooth_likelihood(lab[:, :, 0], cheeks, face_size / factor)
-        above *= _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0)) * smooth
+        skin_above = _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0)) * smooth
+        if index == 1:
+            skin_above *= forehead_kept(skin_above, forehead)
+        above *= skin_above
         # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
         if index == 0:
