@@ -130,6 +130,9 @@ def piecewise_affine_maps(
     return map_x, map_y
 
 
+SPLINE_SMOOTHING = 1e-4  # see smooth_maps: points land within ~0.1 px of where asked
+
+
 def smooth_maps(
     dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, reach: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -152,9 +155,14 @@ def smooth_maps(
     # zero rather than carrying the face's move out to the edge, where the fade would squeeze it.
     anchors = border_anchors(width, height)
     fixed, moved = np.vstack([dst_points, anchors]), np.vstack([src_points, anchors])
+    # In units of `reach`, with a little smoothing (the same at any resolution): two points that
+    # meet with different moves (a closed mouth's inner and outer lip) would make the exact fit
+    # singular, and it sent the whole crop to the far reaches of the photo.
     fixed, moved = fixed.astype(np.float64), moved.astype(np.float64)
-    spline = RBFInterpolator(fixed, moved - fixed, kernel="thin_plate_spline")
-    displacement = spline(grid).reshape(grid_h, grid_w, 2).astype(np.float32)
+    spline = RBFInterpolator(
+        fixed / reach, moved - fixed, kernel="thin_plate_spline", smoothing=SPLINE_SMOOTHING
+    )
+    displacement = spline(grid / reach).reshape(grid_h, grid_w, 2).astype(np.float32)
     hull = cv2.convexHull(np.vstack([dst_points, src_points]).astype(np.float32)).reshape(-1, 2)
     inside = np.zeros((grid_h, grid_w), np.uint8)
     cv2.fillConvexPoly(inside, np.round(((hull + 0.5) / step + 0.5) * 16).astype(np.int32), 1, shift=4)

@@ -138,3 +138,22 @@ def test_smooth_map_bends_lines_beside_the_points_without_kinks() -> None:
     )
     smooth = bend(*smooth_maps(dst, src, width, height, 60.0))
     assert smooth < 0.3 < kinked
+
+
+def test_smooth_map_survives_two_points_meeting_with_different_moves() -> None:
+    """A closed mouth's inner and outer lip points can land on one spot, each from elsewhere: the
+    exact spline fit is singular there (it sent a whole crop to the far reaches of the photo)."""
+    width, height = 200, 210
+    dst, src = _jaw_moved_out(8.0)
+    dst, src = (
+        np.vstack([dst, [[120.0, 120.0], [120.0, 120.0]]]),
+        np.vstack([src, [[118.0, 117.0], [118.0, 121.0]]]),
+    )
+    for gap in (0.0, 0.01):
+        dst[-1, 0] = 120.0 + gap
+        map_x, map_y = smooth_maps(dst, src, width, height, 45.0)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        moves = np.hypot(map_x - xs, map_y - ys)
+        assert (
+            np.isfinite(moves).all() and moves.max() < 2 * np.linalg.norm(src - dst, axis=1).max()
+        )  # exact fit: 1e13

@@ -10,7 +10,7 @@ import pytest
 
 from fusion import FaceIndexOutOfRange, FusionOptions, InvalidImage, NoFaceFound, fuse
 from fusion.engines.classic import MORPH_REACH
-from fusion.faces import Face
+from fusion.faces import Face, detect_faces, detector_availability
 from fusion.geometry import with_forehead
 from fusion.identity import face_descriptor, identity_distance, redetected_descriptor
 
@@ -225,3 +225,16 @@ def test_the_shape_morph_fades_out_within_its_reach(group: np.ndarray, astronaut
         changed = np.abs(result.image.astype(int) - target.astype(int)).max(axis=2) > 0
         assert (changed & (beyond > 0.1)).sum() > 100  # the morph does reach past the face
         assert beyond[changed].max() < MORPH_REACH + 0.05  # and stops there
+
+
+def test_every_group_face_onto_the_astronaut_with_dlib_stays_a_face(
+    group: np.ndarray, astronaut: np.ndarray
+) -> None:
+    """dlib's points (no mesh) put group face 3's closed lips on one spot: the morph's spline once
+    blew up there and sent the astronaut's whole face region to the photo's edges."""
+    if not detector_availability("dlib").available:
+        pytest.skip("dlib (the optional extra) is not installed")
+    for face in range(len(detect_faces(group, thorough=True, detector="dlib"))):
+        image = fuse(group, astronaut, FusionOptions(source_face=face, detector="dlib")).image
+        change = np.abs(image.astype(int) - astronaut.astype(int)).mean()
+        assert change < 4.0, (face, change)  # 10.4 when it blew up; 2.2 now
