@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from fusion.geometry import apply_affine, similarity_transform, with_forehead
-from fusion.warp import border_anchors, piecewise_affine_maps, smooth_maps
+from fusion.warp import border_anchors, piecewise_affine_maps, smooth_maps, thin_plate_spline
 
 
 def _points(n: int = 30, seed: int = 1) -> np.ndarray:
@@ -157,3 +158,18 @@ def test_smooth_map_survives_two_points_meeting_with_different_moves() -> None:
         assert (
             np.isfinite(moves).all() and moves.max() < 2 * np.linalg.norm(src - dst, axis=1).max()
         )  # exact fit: 1e13
+
+
+def test_thin_plate_spline_matches_scipy() -> None:
+    """The written-out spline is scipy's RBFInterpolator(kernel="thin_plate_spline") (scipy comes
+    with the test extras only: the default install does without it)."""
+    interpolate = pytest.importorskip("scipy.interpolate")
+    rng = np.random.default_rng(1)
+    centres, values = rng.uniform(0, 5, (60, 2)), rng.normal(0, 3, (60, 2))
+    queries = rng.uniform(-1, 6, (500, 2))
+    for smoothing in (0.0, 1e-4):
+        theirs = interpolate.RBFInterpolator(centres, values, kernel="thin_plate_spline", smoothing=smoothing)
+        ours = thin_plate_spline(centres, values, smoothing)
+        np.testing.assert_allclose(ours(queries), theirs(queries), atol=1e-8)
+    exact = thin_plate_spline(centres, values, 0.0)
+    np.testing.assert_allclose(exact(centres), values, atol=1e-8)  # through every point
