@@ -137,8 +137,8 @@ SPLINE_SMOOTHING = 1e-4  # see smooth_maps: points land within ~0.1 px of where 
 
 def _thin_plate_kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """r^2 ln r between every point of `a` (N, 2) and of `b` (M, 2): (N, M), 0 where they meet."""
-    squared = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
-    return 0.5 * squared * np.log(np.where(squared > 0.0, squared, 1.0))
+    squared = np.maximum((a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T), 0.0)
+    return 0.5 * squared * np.log(np.maximum(squared, 1e-300))
 
 
 def thin_plate_spline(
@@ -181,7 +181,6 @@ def smooth_maps(
     grid_w, grid_h = -(-width // step) + 2, -(-height // step) + 2
     gx = (np.arange(-1, grid_w - 1, dtype=np.float64) + 0.5) * step - 0.5
     gy = (np.arange(-1, grid_h - 1, dtype=np.float64) + 0.5) * step - 0.5
-    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
     # The plane's edge held still in the fit too (border_anchors): the spline bends back toward
     # zero rather than carrying the face's move out to the edge, where the fade would squeeze it.
     anchors = border_anchors(width, height)
@@ -191,7 +190,6 @@ def smooth_maps(
     # singular, and it sent the whole crop to the far reaches of the photo.
     fixed, moved = fixed.astype(np.float64), moved.astype(np.float64)
     spline = thin_plate_spline(fixed / reach, moved - fixed, SPLINE_SMOOTHING)
-    displacement = spline(grid / reach).reshape(grid_h, grid_w, 2).astype(np.float32)
     hull = cv2.convexHull(np.vstack([dst_points, src_points]).astype(np.float32)).reshape(-1, 2)
     inside = np.zeros((grid_h, grid_w), np.uint8)
     cv2.fillConvexPoly(inside, np.round(((hull + 0.5) / step + 0.5) * 16).astype(np.int32), 1, shift=4)
@@ -202,7 +200,11 @@ def smooth_maps(
     fade = (1.0 - smoothstep(beyond, 0.0, max(step, reach - 2 * step))) * smoothstep(
         to_edge, step, step + reach / 4
     )
-    displacement *= fade[..., None].astype(np.float32)
+    # The spline evaluated only where the fade leaves something of it.
+    moving = fade > 0.0
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1)[moving]
+    displacement = np.zeros((grid_h, grid_w, 2), np.float32)
+    displacement[moving] = spline(grid / reach) * fade[moving][:, None]
     full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
     full = full[step : step + height, step : step + width]
     map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]
