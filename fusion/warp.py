@@ -166,45 +166,73 @@ def thin_plate_spline(
     return evaluate
 
 
+MERGE_WITHIN = 1.0  # pixels: see merged_points
+
+
+def merged_points(
+    dst_points: np.ndarray, src_points: np.ndarray, within: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The point pairs with those whose `dst_points` lie within `within` of each other merged into
+    one (the mean of each side). Two points on one spot with different moves (a closed mouth's
+    inner and outer lip) ask a smooth map to tear: its fit swings wildly between them."""
+    gaps = np.linalg.norm(dst_points[:, None] - dst_points[None], axis=2)
+    left = np.ones(len(dst_points), bool)
+    merged_dst, merged_src = [], []
+    for index in range(len(dst_points)):
+        if left[index]:
+            group = left & (gaps[index] < within)
+            left &= ~group
+            merged_dst.append(dst_points[group].mean(axis=0))
+            merged_src.append(src_points[group].mean(axis=0))
+    return np.array(merged_dst).reshape(-1, 2), np.array(merged_src).reshape(-1, 2)
+
+
 def smooth_maps(
     dst_points: np.ndarray, src_points: np.ndarray, width: int, height: int, reach: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """cv2.remap maps that move what is at `src_points` to `dst_points` smoothly: a thin-plate spline
-    through the point pairs and the plane's border_anchors (thin_plate_spline), its
-    displacement faded to zero over `reach` pixels beyond the hull of both point sets and at the
-    edge of the width x height plane.
+    through the point pairs (points within MERGE_WITHIN merged) and the plane's border_anchors
+    (thin_plate_spline), its displacement faded to zero over `reach` pixels beyond the hull of
+    both point sets, and nowhere larger than the moves of the points near it.
 
     Unlike piecewise_affine_maps it has no triangle edges for straight lines (hair, a collar) to
     bend at, and pixels farther than `reach` from the points stay exactly where they are.
     """
+    dst_points, src_points = merged_points(
+        dst_points.astype(np.float64), src_points.astype(np.float64), MERGE_WITHIN
+    )
     step = max(4, round(reach / 10))
     grid_w, grid_h = -(-width // step) + 2, -(-height // step) + 2
     gx = (np.arange(-1, grid_w - 1, dtype=np.float64) + 0.5) * step - 0.5
     gy = (np.arange(-1, grid_h - 1, dtype=np.float64) + 0.5) * step - 0.5
     # The plane's edge held still in the fit too (border_anchors): the spline bends back toward
-    # zero rather than carrying the face's move out to the edge, where the fade would squeeze it.
-    anchors = border_anchors(width, height)
+    # zero rather than carrying the face's move out to the edge.
+    anchors = border_anchors(width, height).astype(np.float64)
     fixed, moved = np.vstack([dst_points, anchors]), np.vstack([src_points, anchors])
-    # In units of `reach`, with a little smoothing (the same at any resolution): two points that
-    # meet with different moves (a closed mouth's inner and outer lip) would make the exact fit
-    # singular, and it sent the whole crop to the far reaches of the photo.
-    fixed, moved = fixed.astype(np.float64), moved.astype(np.float64)
+    # In units of `reach`, with a little smoothing (the same at any resolution): points that
+    # nearly meet with different moves would make the exact fit nearly singular.
     spline = thin_plate_spline(fixed / reach, moved - fixed, SPLINE_SMOOTHING)
     hull = cv2.convexHull(np.vstack([dst_points, src_points]).astype(np.float32)).reshape(-1, 2)
     inside = np.zeros((grid_h, grid_w), np.uint8)
     cv2.fillConvexPoly(inside, np.round(((hull + 0.5) / step + 0.5) * 16).astype(np.int32), 1, shift=4)
     beyond = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 5) * step
-    across, down = np.minimum(gx + 0.5, width - 0.5 - gx), np.minimum(gy + 0.5, height - 0.5 - gy)
-    to_edge = np.minimum(across[None, :], down[:, None])
     # Zero from two grid steps short of `reach`: the grid's interpolation carries it a step farther.
-    fade = (1.0 - smoothstep(beyond, 0.0, max(step, reach - 2 * step))) * smoothstep(
-        to_edge, step, step + reach / 4
-    )
+    # (No fade at the plane's edge: where the face is not at the photo's edge, the edge is `reach`
+    # away; where it is, a fade there squeezes the face's move against it.)
+    fade = 1.0 - smoothstep(beyond, 0.0, max(step, reach - 2 * step))
     # The spline evaluated only where the fade leaves something of it.
     moving = fade > 0.0
     grid = np.stack(np.meshgrid(gx, gy), axis=-1)[moving]
+    shift = spline(grid / reach)
+    # A spline carries a steep change of move (the jaw moving out, the cheek inside it not) on past
+    # the last point: nothing moves more than the points near it (their move, falling to zero
+    # from a grid step away to `reach`).
+    near = 1.0 - smoothstep(np.linalg.norm(grid[:, None] - dst_points[None], axis=2), reach / 4, reach)
+    limit = (np.linalg.norm(src_points - dst_points, axis=1)[None] * near).max(axis=1)
+    length = np.linalg.norm(shift, axis=1)
+    shift *= (np.minimum(length, limit) / np.maximum(length, 1e-9))[:, None]
     displacement = np.zeros((grid_h, grid_w, 2), np.float32)
-    displacement[moving] = spline(grid / reach) * fade[moving][:, None]
+    displacement[moving] = shift * fade[moving][:, None]
     full = cv2.resize(displacement, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
     full = full[step : step + height, step : step + width]
     map_x = full[:, :, 0] + np.arange(width, dtype=np.float32)[None, :]

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from fusion.geometry import apply_affine, similarity_transform, with_forehead
-from fusion.warp import border_anchors, piecewise_affine_maps, smooth_maps, thin_plate_spline
+from fusion.warp import (
+    border_anchors,
+    folds,
+    piecewise_affine_maps,
+    smooth_maps,
+    thin_plate_spline,
+    unfolding,
+)
 
 
 def _points(n: int = 30, seed: int = 1) -> np.ndarray:
@@ -160,6 +167,61 @@ def test_smooth_map_survives_two_points_meeting_with_different_moves() -> None:
         )  # exact fit: 1e13
 
 
+def _fold(map_x: np.ndarray, map_y: np.ndarray) -> float:
+    """The smallest Jacobian determinant of a remap: at or below 0 the map turns the picture over."""
+    return float(
+        (
+            np.gradient(map_x, axis=1) * np.gradient(map_y, axis=0)
+            - np.gradient(map_x, axis=0) * np.gradient(map_y, axis=1)
+        ).min()
+    )
+
+
+def test_smooth_map_survives_points_a_fraction_of_a_pixel_apart() -> None:
+    """Points 0.1-0.9 px apart with moves 6 px apart (a closed mouth's lips) are merged: the fit
+    does not swing between them and turn the picture over."""
+    width, height = 200, 210
+    dst, src = _jaw_moved_out(8.0)
+    for gap in (0.1, 0.3, 0.5, 0.9):
+        near_dst = np.vstack([dst, [[120.0, 120.0], [120.0 + gap, 120.0]]])
+        near_src = np.vstack([src, [[118.0, 117.0], [118.0, 123.0]]])
+        map_x, map_y = smooth_maps(near_dst, near_src, width, height, 45.0)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        assert _fold(map_x, map_y) > 0.2
+        assert (
+            np.hypot(map_x - xs, map_y - ys).max() <= np.linalg.norm(near_src - near_dst, axis=1).max() + 0.5
+        )
+
+
+def test_smooth_map_moves_nothing_more_than_the_points_beside_it() -> None:
+    """A jaw moving out 12 px with the cheek just inside it moving 4 px: a spline carries that steep
+    change on past the jaw (the hair beside it moved ~1.7x the jaw on a real pair); the map caps
+    it at the nearby points' moves."""
+    width, height = 300, 260
+    jaw_dst, jaw_src = _jaw_moved_out(12.0)
+    cheek_src = 150 + (jaw_src - 150) * 0.93
+    cheek_dst = cheek_src + (jaw_dst - jaw_src) / 3.0
+    dst, src = np.vstack([jaw_dst, cheek_dst]), np.vstack([jaw_src, cheek_src])
+    map_x, map_y = smooth_maps(dst, src, width, height, 60.0)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    assert np.hypot(map_x - xs, map_y - ys).max() <= 12.0 + 0.25
+    assert _fold(map_x, map_y) > 0.1
+
+
+def test_smooth_map_does_not_squeeze_a_face_against_the_photos_edge() -> None:
+    """A face at the photo's edge gets a crop cut there: the move of a chin 6 px from the edge is
+    not squeezed toward zero by the edge (it landed 6 px from where asked)."""
+    angles = np.linspace(0, np.pi, 17)
+    src = np.c_[150 + 60 * np.cos(angles), 150 + 70 * np.sin(angles)].astype(np.float32)
+    dst = src.copy()
+    dst[:, 1] += np.where(src[:, 1] > 200, 6.0, 0.0)
+    width, height = 300, 232
+    map_x, map_y = smooth_maps(dst, src, width, height, 60.0)
+    x, y = np.round(dst[8]).astype(int)
+    assert abs(map_y[y, x] - (src[8, 1] + y - dst[8, 1])) < 2.0
+    assert _fold(map_x, map_y) > 0.5
+
+
 def test_thin_plate_spline_matches_scipy() -> None:
     """The written-out spline is scipy's RBFInterpolator(kernel="thin_plate_spline") (scipy comes
     with the test extras only: the default install does without it)."""
@@ -173,3 +235,27 @@ def test_thin_plate_spline_matches_scipy() -> None:
         np.testing.assert_allclose(ours(queries), theirs(queries), atol=1e-8)
     exact = thin_plate_spline(centres, values, 0.0)
     np.testing.assert_allclose(exact(centres), values, atol=1e-8)  # through every point
+
+
+def _grid_in_a_ring() -> tuple[np.ndarray, int]:
+    """A 3 x 3 grid of points (first) inside a ring of 14 (from the returned index on)."""
+    inner = [[x, y] for y in (40, 60, 80) for x in (40, 60, 80)]
+    ring = [[x, y] for y in (0, 120) for x in range(0, 121, 30)] + [
+        [x, y] for x in (0, 120) for y in (30, 60, 90)
+    ]
+    return np.array(inner + ring, np.float64), len(inner)
+
+
+def test_unfolding_leaves_out_the_point_that_turns_triangles_over() -> None:
+    dst, fixed = _grid_in_a_ring()
+    src = dst.copy()
+    src[4, 0] += 30.0  # the centre crosses its right-hand neighbour
+    assert folds(dst, src)
+    keep = unfolding(dst, src, np.array([], int), fixed)
+    assert set(range(len(dst))) - set(keep) == {4} and not folds(dst[keep], src[keep])
+    # A point from `fixed` on is never the one left out: the inner points in its way go instead.
+    src = dst.copy()
+    edge = fixed + int(np.flatnonzero((dst[fixed:] == [120, 60]).all(axis=1))[0])
+    src[edge, 0] -= 70.0  # the ring's right-hand middle point moves in past the inner column
+    keep = unfolding(dst, src, np.array([], int), fixed)
+    assert edge in keep and set(range(fixed, len(dst))) <= set(keep) and not folds(dst[keep], src[keep])
