@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import TURNED_AWAY, fill_parts, near_side_image, smoothstep, turn
+from fusion.geometry import TURNED_AWAY, face_crop_box, fill_parts, near_side_image, smoothstep, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -27,11 +27,13 @@ def face_mask(
     face_size: float,
     mask_size: float = 1.0,
     skin_check: tuple[np.ndarray, np.ndarray] | None = None,
+    source_forehead: float = 1.0,
 ) -> np.ndarray:
     """Feathered (h, w) float32 mask of the face outline, shrunk so its soft edge stays on skin.
 
     With `skin_check` = (target crop, warped source crop), the mask is kept only where both look
-    like their own skin (`_skin_agreement`): what covers either face stays the target's.
+    like their own skin (`_skin_agreement`): what covers either face stays the target's; above
+    the brows the source's counts `source_forehead` (forehead_kept) of what it would.
     """
     factor = max(1.0, face_size / 128.0)
     small_w, small_h = small_size(width, height, factor)
@@ -49,7 +51,9 @@ def face_mask(
     if skin_check is not None:
         # After the outline's feathering, with a softer edge of its own: a stick or a finger a
         # tenth of a face wide would otherwise be blurred away.
-        agreement = _skin_agreement(skin_check, points, face_size, factor, (small_w, small_h))
+        agreement = _skin_agreement(
+            skin_check, points, face_size, factor, (small_w, small_h), source_forehead
+        )
         # Grown by a pixel first, so the soft edge falls beside the object rather than on it (more
         # costs identity: each further pixel ~0.01 of median distance on the benchmark).
         agreement = cv2.erode(agreement, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -125,16 +129,48 @@ def _smooth_likelihood(lightness: np.ndarray, sample: np.ndarray, face_size: flo
 
 
 FOREHEAD_SEEN = (0.75, 0.85)  # share of the source's forehead that is skin: none of it kept .. all
+_ABOVE_FLOOR = (18.0, 8.0, 8.0)  # Lab spreads allowed above the brows (_colour_likelihood)
 
 
-def forehead_kept(skin_above: np.ndarray, forehead: np.ndarray) -> float:
-    """0..1: how much of the source's forehead to keep, from how much of it is skin (`skin_above`
-    over the `forehead` pixels). A fringe over most of it leaves a strip of skin in its shadow
+def _forehead(points_small: np.ndarray, size: tuple[int, int], face_size: float) -> tuple[np.ndarray, ...]:
+    """(band, forehead, up) for points on a small image of `size`: band 0..1 rising over the brows,
+    the face outline where it is fully 1, and the unit vector up the face."""
+    brows = points_small[17:27].mean(axis=0)
+    up = brows - points_small[8]
+    up /= max(float(np.linalg.norm(up)), 1e-6)
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
+    height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
+    band = np.clip(height_above / (0.06 * face_size) + 0.3, 0.0, 1.0)
+    forehead = (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0) & (band >= 1.0)
+    return band, forehead, up
+
+
+def forehead_kept(image: np.ndarray, points: np.ndarray, face_size: float) -> float:
+    """0..1: how much of a source's forehead to keep, from how much of it is skin in its own photo
+    (`points`: the 78-point layout). A fringe over most of it leaves a strip of skin in its shadow
     between it and the brows, which pasted makes a dark band across the new forehead (astronaut ->
-    group faces 2 and 3); the target's own forehead then shows instead, from the brows up."""
-    if not forehead.any():
+    group faces 2 and 3); the target's own forehead then shows instead, from the brows up. Judged
+    on the source as it is: warped onto a turned target, its forehead is partly the far side."""
+    factor = max(1.0, face_size / 128.0)
+    x0, y0, x1, y1 = face_crop_box(points, 0.1 * face_size, image.shape[1], image.shape[0])
+    size = small_size(x1 - x0, y1 - y0, factor)
+    points_small = (points - np.array([x0, y0], np.float32)) * np.array(
+        [size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32
+    )
+    small_face = face_size * size[0] / (x1 - x0)
+    lab = cv2.cvtColor(cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
+    cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(turn(points[:68])))
+    seen = _forehead(points_small, size, small_face)[1] & (
+        near_side_image(points_small, size, small_face) > 0.5
+    )
+    if not seen.any():
         return 1.0
-    return float(smoothstep(float(skin_above[forehead].mean()), *FOREHEAD_SEEN))
+    lab = lab.astype(np.float32)
+    skin = _colour_likelihood(lab, cheeks, _ABOVE_FLOOR) * _smooth_likelihood(
+        lab[:, :, 0], cheeks, small_face
+    )
+    share = float(skin[seen].mean())
+    return float(smoothstep(share, *FOREHEAD_SEEN))
 
 
 def _skin_agreement(
@@ -143,10 +179,11 @@ def _skin_agreement(
     face_size: float,
     factor: float,
     size: tuple[int, int],
+    source_forehead: float = 1.0,
 ) -> np.ndarray:
     """Where both photos show their own face: 1, else toward 0 (a fringe, a hat, a hand, a
     microphone in either photo stays the target's). Above the brows lightness, colour and fine
-    detail are compared with the cheeks' (and a source forehead mostly hidden is left out whole,
+    detail are compared with the cheeks' (and the source's scaled by `source_forehead`,
     forehead_kept); below them colour only (a shadowed cheek is still skin),
     and detail too up from the eyes (a fringe as light as the skin reaches down to the brows); on
     the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
@@ -162,26 +199,18 @@ def _skin_agreement(
     lip_zone = cv2.dilate(lips, kernel) > 0
     always = cv2.dilate(fill_parts(points_small, size[1], size[0], _EYES_AND_BROWS), kernel) | inside_mouth
     always &= near > 0.5  # a turned-away eye's outline reaches past the face into the background
-    brows = points_small[17:27].mean(axis=0)
-    up = brows - points_small[8]
-    up /= max(float(np.linalg.norm(up)), 1e-6)
-    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
-    height_above = (xs - brows[0]) * up[0] + (ys - brows[1]) * up[1]
-    band = np.clip(height_above / (0.06 * face_size / factor) + 0.3, 0.0, 1.0)
+    band, _, up = _forehead(points_small, size, face_size / factor)
     # Between the eyes and the brows, as above them, hair (a fringe) is told from skin by its detail.
     eyes = points_small[36:48].mean(axis=0)
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]].astype(np.float32)
     over_eyes = np.clip(((xs - eyes[0]) * up[0] + (ys - eyes[1]) * up[1]) / (0.05 * face_size / factor), 0, 1)
-    forehead = (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0) & (band >= 1.0)
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
         smooth = _smooth_likelihood(lab[:, :, 0], cheeks, face_size / factor)
-        skin_above = _colour_likelihood(lab, cheeks, (18.0, 8.0, 8.0)) * smooth
-        if index == 1:
-            skin_above *= forehead_kept(skin_above, forehead)
-        above *= skin_above
+        above *= _colour_likelihood(lab, cheeks, _ABOVE_FLOOR) * smooth * (source_forehead if index else 1.0)
         # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
         if index == 0:

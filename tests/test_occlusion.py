@@ -7,7 +7,9 @@ import pytest
 
 from fusion import FusionOptions, fuse
 from fusion.blend import forehead_kept
+from fusion.engines import classic
 from fusion.faces import detect_faces
+from fusion.geometry import with_forehead
 
 STICK = (60, 62, 70)  # a dark grey microphone stand / pen / finger-width object
 
@@ -74,34 +76,56 @@ def test_a_skin_coloured_fringe_over_the_source_forehead_is_not_pasted(astronaut
     assert busyness(result) < 0.35 * busyness(source), busyness(result)
 
 
-def test_a_fringe_over_most_of_the_source_forehead_leaves_the_target_forehead(astronaut: np.ndarray) -> None:
-    """A fringe over most of the source's forehead, with a strip of shaded skin between it and the
-    brows: pasted, the strip made a band across the new forehead; the target's own forehead shows."""
+def _plain_and_fringed(astronaut: np.ndarray) -> tuple[np.ndarray, np.ndarray, slice, slice]:
+    """The astronaut with a plain forehead painted on (her own fringe gone), and the same with a
+    fringe over most of it and a strip of shaded skin between it and the brows; the strip's rows
+    and columns."""
     landmarks = detect_faces(astronaut)[0].landmarks
     brows = landmarks[17:27]
     size = np.linalg.norm(landmarks[45] - landmarks[36]) * 2.2
     top = brows[:, 1].min()
     columns = slice(int(brows[:, 0].min()), int(brows[:, 0].max()))
     cheek = astronaut[int(landmarks[29][1]), int(landmarks[2][0] + 0.1 * size)]
-    target = astronaut.copy()
-    target[int(top - 0.3 * size) : int(top - 0.005 * size), columns] = cheek  # a plain forehead
-    source = target.copy()
+    plain = astronaut.copy()
+    plain[int(top - 0.3 * size) : int(top - 0.005 * size), columns] = cheek
+    fringed = plain.copy()
     hair = np.array([150, 120, 60])
     fringe = np.broadcast_to(hair, (int(0.22 * size), columns.stop - columns.start, 3)).copy()
     fringe[:, (np.arange(fringe.shape[1]) // 2) % 2 == 0] = hair - 50  # strands two pixels wide
-    source[int(top - 0.3 * size) : int(top - 0.3 * size) + len(fringe), columns] = fringe
+    fringed[int(top - 0.3 * size) : int(top - 0.3 * size) + len(fringe), columns] = fringe
     strip = slice(int(top - 0.07 * size), int(top - 0.02 * size))
-    source[strip, columns] = np.clip(cheek.astype(int) - 25, 0, 255)  # in the fringe's shadow
+    fringed[strip, columns] = np.clip(cheek.astype(int) - 25, 0, 255)  # in the fringe's shadow
+    return plain, fringed, strip, columns
+
+
+def test_a_fringe_over_most_of_the_source_forehead_leaves_the_target_forehead(astronaut: np.ndarray) -> None:
+    """A fringe over most of the source's forehead, with a strip of shaded skin between it and the
+    brows: pasted, the strip made a band across the new forehead; the target's own forehead shows."""
+    target, source, strip, columns = _plain_and_fringed(astronaut)
     result = fuse(source, target, FusionOptions(blend_ratio=1.0)).image
     step = np.abs(result[strip, columns].astype(int) - target[strip, columns].astype(int)).mean()
     assert step < 2.0, step  # 0.7 now; 6.9 with the strip pasted (the light transfer evens part of it)
 
 
-def test_how_much_of_the_source_forehead_is_kept() -> None:
-    forehead = np.zeros((20, 20), bool)
-    forehead[2:8, 4:16] = True
-    assert forehead_kept(np.ones((20, 20), np.float32), forehead) == 1.0  # all skin: kept
-    hidden = np.ones((20, 20), np.float32)
-    hidden[2:6] = 0.0  # two thirds under hair
-    assert forehead_kept(hidden, forehead) == 0.0
-    assert forehead_kept(hidden, np.zeros((20, 20), bool)) == 1.0  # no forehead in view: nothing to judge
+def test_the_source_forehead_is_judged_in_its_own_photo(astronaut: np.ndarray, group: np.ndarray) -> None:
+    """How much of the source's forehead is kept, from the source alone: all of a plain one, none
+    under a fringe; and the group photo's open foreheads are kept, whatever the target (judged
+    on the source warped onto a profile target, its far side made them read as hair: group
+    faces 1 and 3 onto face 4 lost their foreheads)."""
+    plain, fringed, _, _ = _plain_and_fringed(astronaut)
+    for image, kept in ((plain, 1.0), (fringed, 0.0)):
+        face = detect_faces(image)[0]
+        assert forehead_kept(image, with_forehead(face.landmarks), face.size) == kept
+    faces = detect_faces(group, thorough=True)
+    for index in (1, 2, 3):
+        assert forehead_kept(group, with_forehead(faces[index].landmarks), faces[index].size) == 1.0
+    calls: list[float] = []
+
+    def spy(*args: object) -> float:
+        calls.append(forehead_kept(*args))  # type: ignore[arg-type]
+        return calls[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classic, "forehead_kept", spy)
+        fuse(group, group, FusionOptions(source_face=1, target_face=4))
+    assert calls == [1.0]

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from fusion import mesh
-from fusion.blend import composite, face_mask, overlay, poisson_offset, unsharp
+from fusion.blend import composite, face_mask, forehead_kept, overlay, poisson_offset, unsharp
 from fusion.colour import highlight_offset, lighting_offset, match_colour
 from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.engines.shape import layout, shape_offset, target_mesh_points
@@ -292,7 +292,8 @@ class ClassicEngine:
         surface = None if raster is None or source_face.mesh is None else (raster, source_face.mesh[:, :2])
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height), surface)
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
-        mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped))
+        kept = forehead_kept(source, source_points[:78], source_face.size)
+        mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped), kept)
         if keep_mouth:  # the lips, grown a little
             mask = _with_target_parts(
                 mask, out_local, (list(range(48, 60)),), 0.04 * face_size, 0.03 * face_size
