@@ -225,8 +225,8 @@ def smooth_maps(
     grid = np.stack(np.meshgrid(gx, gy), axis=-1)[moving]
     shift = spline(grid / reach)
     # A spline carries a steep change of move (the jaw moving out, the cheek inside it not) on past
-    # the last point: nothing moves more than the points near it (their move, falling to zero
-    # from a grid step away to `reach`).
+    # the last point: nothing moves more than the points near it (their move, in full within a
+    # quarter of `reach`, falling to zero at `reach`).
     near = 1.0 - smoothstep(np.linalg.norm(grid[:, None] - dst_points[None], axis=2), reach / 4, reach)
     limit = (np.linalg.norm(src_points - dst_points, axis=1)[None] * near).max(axis=1)
     length = np.linalg.norm(shift, axis=1)
