@@ -19,6 +19,7 @@ class Pair:
     source_face: int = 0
     target_face: int = 0
     shared: bool = False  # built from ../shared photos: never put in committed images
+    glasses: bool = False  # a dark glasses frame drawn on the target (fusion.samples.draw_glasses)
 
 
 # Who is in each ../shared photo; two_people.jpg holds Obama (left) and Biden (right).
@@ -35,7 +36,8 @@ _SHARED_SOURCES = ("obama.jpg", "biden.jpg", "alex-lacamoire.png", "lin-manuel-m
 
 
 def package_pairs() -> list[Pair]:
-    """Astronaut <-> each face of the six-face group photo, plus two group-to-group pairs."""
+    """Astronaut <-> each face of the six-face group photo, two group-to-group pairs, and one
+    onto the astronaut wearing drawn glasses."""
     astronaut, group = sample_path("astronaut"), sample_path("group")
     pairs = []
     for index in range(6):
@@ -43,6 +45,8 @@ def package_pairs() -> list[Pair]:
         pairs.append(Pair(f"astronaut->group{index}", astronaut, group, target_face=index))
     pairs.append(Pair("group0->group4", group, group, source_face=0, target_face=4))
     pairs.append(Pair("group4->group0", group, group, source_face=4, target_face=0))
+    # An object in front of the target's face: the frame must stay, and not be taken for skin detail.
+    pairs.append(Pair("group1->astronaut+glasses", group, astronaut, source_face=1, glasses=True))
     return pairs
 
 

@@ -64,6 +64,7 @@ def face_mask(
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
 _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
+_FEATURES = (*_EYES_AND_BROWS, list(range(31, 36)), _LIPS_OUTER)
 
 
 def _near_cheeks(facing: float) -> tuple[list[int], ...]:
@@ -173,6 +174,33 @@ def forehead_kept(image: np.ndarray, points: np.ndarray, face_size: float) -> fl
     return float(smoothstep(share, *FOREHEAD_SEEN))
 
 
+OBJECT_DARK = 0.5  # lightness under this share of the cheeks' median: dark enough to be an object
+OBJECT_CONTRAST = 0.3  # and this share darker than what lies either side of it (black-hat)
+OBJECT_WIDTH = 0.1  # thinner than this (face sizes): a line (a frame, a strand), not a shadowed side
+OBJECT_LENGTH = 0.12  # and at least this long: a mole or a pore is not an object
+
+
+def _thin_dark_objects(
+    lightness: np.ndarray, cheeks: np.ndarray, features: np.ndarray, face_size: float
+) -> np.ndarray:
+    """(h, w) float32, 1 on thin dark lines across the skin (a glasses frame, a hair strand, a
+    microphone's edge): far darker than the cheeks, and than either side of them, and long; outside
+    `features` (eyes, brows, nostrils and mouth, grown), which are thin dark lines of the face itself.
+    Stubble and a shadowed cheek are neither dark enough nor thin enough."""
+    values = lightness[cheeks > 0]
+    if len(values) < 8:
+        return np.zeros(lightness.shape, np.float32)
+    level = float(np.median(values))
+    across = 2 * max(1, round(OBJECT_WIDTH * face_size / 2)) + 1
+    closing = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
+    darker = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, closing)
+    found = (darker > OBJECT_CONTRAST * level) & (lightness < OBJECT_DARK * level) & (features == 0)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8), connectivity=8)
+    long = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= OBJECT_LENGTH * face_size
+    long[0] = False  # the background label
+    return long[labels].astype(np.float32)
+
+
 def _skin_agreement(
     images: tuple[np.ndarray, np.ndarray],
     points: np.ndarray,
@@ -186,7 +214,9 @@ def _skin_agreement(
     detail are compared with the cheeks' (and the source's scaled by `source_forehead`,
     forehead_kept); below them colour only (a shadowed cheek is still skin),
     and detail too up from the eyes (a fringe as light as the skin reaches down to the brows); on
-    the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
+    the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count.
+    Thin dark lines across either face (_thin_dark_objects: a glasses frame) never count, wherever
+    they are outside the features: filling specks must not fill them."""
     points_small = points / factor
     # A cheek turned away is a sliver with the background beside it: sample only the near one then.
     facing = turn(points[:68])
@@ -206,10 +236,13 @@ def _skin_agreement(
     over_eyes = np.clip(((xs - eyes[0]) * up[0] + (ys - eyes[1]) * up[1]) / (0.05 * face_size / factor), 0, 1)
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
+    objects = np.zeros((size[1], size[0]), np.float32)
+    features = cv2.dilate(fill_parts(points_small, size[1], size[0], _FEATURES), kernel)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
         smooth = _smooth_likelihood(lab[:, :, 0], cheeks, face_size / factor)
+        objects = np.maximum(objects, _thin_dark_objects(lab[:, :, 0], cheeks, features, face_size / factor))
         above *= _colour_likelihood(lab, cheeks, _ABOVE_FLOOR) * smooth * (source_forehead if index else 1.0)
         # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
@@ -233,7 +266,7 @@ def _skin_agreement(
     )
     # Eyes, brows and the mouth's inside count on either side of the line (a turned head's near
     # brow rises above it).
-    return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32))
+    return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32)) * (1.0 - objects)
 
 
 def masked_blur(image_small: np.ndarray, weight_small: np.ndarray, sigma: float) -> np.ndarray:

@@ -115,3 +115,21 @@ def test_a_small_source_drawn_large_keeps_the_targets_crispness(
     skin, _ = face_regions(face.landmarks, width, height, face.size)
     ours, theirs = detail_energy(result.image, skin), detail_energy(astronaut, skin)
     assert abs(np.log(ours / theirs)) < 0.3, (ours, theirs)
+
+
+def test_grain_never_clips_a_bright_face_into_coloured_specks() -> None:
+    """A face whose red channel is near 255 given strong grain: the change is grey and bounded per
+    pixel, so no channel clips and every pixel keeps its hue (clipped channel by channel, the red
+    stopped at 255 while green and blue rose: cyan-grey specks)."""
+    skin = _skin()
+    face = np.zeros((160, 160, 3), np.float32)
+    face[:] = (245.0, 200.0, 170.0)
+    rng = np.random.default_rng(4)
+    face += rng.normal(0, 1, face.shape[:2]).astype(np.float32)[:, :, None]  # a little detail of its own
+    noisy = np.clip(face + rng.normal(0, 15, face.shape[:2])[:, :, None], 0, 255).astype(np.uint8)
+    wanted = detail_energy(noisy, skin)
+    matched = match_texture(face.copy(), (skin, np.zeros_like(skin)), (wanted, 0.0))
+    assert matched.min() >= 0.0 and matched.max() <= 255.0
+    change = matched - face
+    assert np.abs(change[:, :, 1] - change[:, :, 0]).max() < 1e-3  # grey: the same on every channel
+    assert np.abs(change).max() > 5  # and there is grain

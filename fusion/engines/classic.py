@@ -35,7 +35,7 @@ from fusion.geometry import (
 )
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
-from fusion.texture import detail_energy, face_regions, match_texture
+from fusion.texture import detail_energy, face_regions, match_texture, measurable
 from fusion.warp import border_anchors, folds, piecewise_affine_maps, smooth_maps, unfolding
 
 CROP_MARGIN = 0.35  # around the landmarks, in face sizes: room for the morph to fade out
@@ -315,7 +315,7 @@ class ClassicEngine:
             face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
         # The target's skin and feature detail, measured on the crop itself: the morph's resampling
         # softens it. Where the mask holds only: an object over either face is not skin.
-        visible = mask > 0.5
+        visible = measurable(mask)
         skin, features = face_regions(target_local, width, height, face_size)
         wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
         skin, features = face_regions(out_local, width, height, face_size)
