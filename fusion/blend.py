@@ -174,7 +174,7 @@ def forehead_kept(image: np.ndarray, points: np.ndarray, face_size: float) -> fl
     return float(smoothstep(share, *FOREHEAD_SEEN))
 
 
-OBJECT_DARK = 0.5  # lightness under this share of the cheeks' median: dark enough to be an object
+OBJECT_DARK = 0.4  # lightness under this share of the cheeks' median: dark enough to be an object
 OBJECT_CONTRAST = 0.3  # and this share darker than what lies either side of it (black-hat)
 OBJECT_WIDTH = 0.1  # thinner than this (face sizes): a line (a frame, a strand), not a shadowed side
 OBJECT_LENGTH = 0.12  # and at least this long: a mole or a pore is not an object
@@ -185,8 +185,8 @@ def _thin_dark_objects(
 ) -> np.ndarray:
     """(h, w) float32, 1 on thin dark lines across the skin (a glasses frame, a hair strand, a
     microphone's edge): far darker than the cheeks, and than either side of them, and long; outside
-    `features` (eyes, brows, nostrils and mouth, grown), which are thin dark lines of the face itself.
-    Stubble and a shadowed cheek are neither dark enough nor thin enough."""
+    `features` (_features), which are thin dark lines of the face itself. Stubble and a shadowed
+    cheek are neither dark enough nor thin enough."""
     values = lightness[cheeks > 0]
     if len(values) < 8:
         return np.zeros(lightness.shape, np.float32)
@@ -199,6 +199,32 @@ def _thin_dark_objects(
     long = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= OBJECT_LENGTH * face_size
     long[0] = False  # the background label
     return long[labels].astype(np.float32)
+
+
+def _features(points_small: np.ndarray, size: tuple[int, int], face_size: float) -> np.ndarray:
+    """(h, w) uint8: eyes, brows, nostrils and lips, grown by 0.03 face sizes."""
+    grow = 2 * max(1, round(0.03 * face_size)) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
+    return cv2.dilate(fill_parts(points_small, size[1], size[0], _FEATURES), kernel)
+
+
+def object_mask(
+    images: tuple[np.ndarray, ...], points: np.ndarray, width: int, height: int, face_size: float
+) -> np.ndarray:
+    """(height, width) bool: the thin dark objects (_thin_dark_objects) across the face of `points`
+    in any of `images` (crops of that size), found where the face is ~128 px wide, as face_mask's
+    skin check finds them."""
+    factor = max(1.0, face_size / 128.0)
+    size = small_size(width, height, factor)
+    points_small = points / factor
+    cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(turn(points[:68])))
+    features = _features(points_small, size, face_size / factor)
+    found = np.zeros((size[1], size[0]), np.float32)
+    for image in images:
+        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0].astype(np.float32)
+        found = np.maximum(found, _thin_dark_objects(lightness, cheeks, features, face_size / factor))
+    return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
 
 def _skin_agreement(
@@ -237,7 +263,7 @@ def _skin_agreement(
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
     objects = np.zeros((size[1], size[0]), np.float32)
-    features = cv2.dilate(fill_parts(points_small, size[1], size[0], _FEATURES), kernel)
+    features = _features(points_small, size, face_size / factor)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)

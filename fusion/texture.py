@@ -53,13 +53,13 @@ def face_regions(
     )
 
 
-def measurable(mask: np.ndarray) -> np.ndarray:
-    """(h, w) bool: where `mask` (the composite's) holds, and a detail blur's reach away from where
-    it does not: the border of an object kept in front of the face (a glasses frame) is no skin
-    detail, and would set the level the whole face is matched to."""
+def measurable(mask: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """(h, w) bool: where `mask` (the composite's) holds, and a detail blur's reach away from
+    `objects` (blend.object_mask): the border of an object kept in front of the face (a glasses
+    frame) is no skin detail, and would set the level the whole face is matched to."""
     reach = 2 * int(np.ceil(2 * DETAIL_SIGMA)) + 1
-    held = (mask > 0.5).astype(np.uint8)
-    return cv2.erode(held, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach))) > 0
+    near = cv2.dilate(objects.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
+    return (mask > 0.5) & (near == 0)
 
 
 def _grey_detail(image: np.ndarray) -> np.ndarray:
@@ -192,9 +192,9 @@ def match_texture(
         float(np.sqrt(wanted[0] / max(_trimmed_energy(d), 1e-9))),
         *GAIN_RANGE,
     )
-    change = (gain - 1.0) * layer
+    matched = face + ((gain - 1.0) * layer)[:, :, None]
     if features_change is not None:
-        change += features_change
+        matched += features_change[:, :, None]
     reached_detail = d + (gain - 1.0) * dd
     reached = _trimmed_energy(reached_detail)
     if reached < 0.97 * wanted[0]:  # still softer than the target: seeded grain makes up the rest
@@ -208,12 +208,12 @@ def match_texture(
             0.0,
             1e3,
         )
-        change += scale * grain
-    return face + _within_range(face, change)[:, :, None]
+        matched += _within_range(matched, scale * grain)[:, :, None]
+    return matched
 
 
-def _within_range(face: np.ndarray, change: np.ndarray) -> np.ndarray:
-    """`change` (grey, added to all three channels) bounded per pixel so that no channel of `face`
-    leaves 0..255: clipped channel by channel, a grey change turns coloured (speckled grain)."""
+def _within_range(face: np.ndarray, grain: np.ndarray) -> np.ndarray:
+    """`grain` (grey, added to all three channels) bounded per pixel so that no channel of `face`
+    leaves 0..255: clipped channel by channel, grey grain turns into coloured specks."""
     lowest, highest = face.min(axis=2), face.max(axis=2)
-    return np.clip(change, np.minimum(0.0, -lowest), np.maximum(0.0, 255.0 - highest))
+    return np.clip(grain, np.minimum(0.0, -lowest), np.maximum(0.0, 255.0 - highest))

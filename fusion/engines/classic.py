@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from fusion import mesh
-from fusion.blend import composite, face_mask, forehead_kept, overlay, poisson_offset, unsharp
+from fusion.blend import composite, face_mask, forehead_kept, object_mask, overlay, poisson_offset, unsharp
 from fusion.colour import highlight_offset, lighting_offset, match_colour
 from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.engines.shape import layout, shape_offset, target_mesh_points
@@ -314,8 +314,10 @@ class ClassicEngine:
         if ratio < 1.0:
             face = cv2.addWeighted(face, ratio, background.astype(np.float32), 1.0 - ratio, 0.0)
         # The target's skin and feature detail, measured on the crop itself: the morph's resampling
-        # softens it. Where the mask holds only: an object over either face is not skin.
-        visible = measurable(mask)
+        # softens it. Where the mask holds only, away from the objects it leaves out: an object
+        # over either face (and its border) is not skin.
+        objects = object_mask((background, warped), out_local, width, height, face_size)
+        visible = measurable(mask, objects)
         skin, features = face_regions(target_local, width, height, face_size)
         wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
         skin, features = face_regions(out_local, width, height, face_size)
