@@ -177,7 +177,7 @@ def forehead_kept(image: np.ndarray, points: np.ndarray, face_size: float) -> fl
 OBJECT_DARK = 0.4  # lightness under this share of the cheeks' median: dark enough to be an object
 OBJECT_CONTRAST = 0.3  # and this share darker than what lies either side of it (black-hat)
 OBJECT_WIDTH = 0.1  # thinner than this (face sizes): a line (a frame, a strand), not a shadowed side
-OBJECT_LENGTH = 0.12  # and at least this long: a mole or a pore is not an object
+OBJECT_LENGTH = 0.2  # and at least this long: a mole, a pore or a smile's fold is not an object
 
 
 def _thin_dark_objects(

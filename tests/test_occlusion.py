@@ -171,7 +171,7 @@ def test_glasses_on_the_target_stay_and_leave_the_new_face_clean(
     assert (result.max(axis=2) < 80)[below_eyes].sum() > 0.7 * dark
 
 
-def test_thin_dark_lines_are_objects_and_shadows_stubble_and_moles_are_not() -> None:
+def test_thin_dark_lines_are_objects_and_shadows_stubble_moles_and_folds_are_not() -> None:
     skin = np.full((128, 128), 180.0, np.float32)
     cheeks = np.zeros((128, 128), np.uint8)
     cheeks[60:100, 20:108] = 1
@@ -183,7 +183,9 @@ def test_thin_dark_lines_are_objects_and_shadows_stubble_and_moles_are_not() -> 
     stubble[80:120] -= rng.uniform(0, 60, (40, 128)).astype(np.float32)  # specks, not far darker
     mole = skin.copy()
     mole[40:44, 40:44] = 30  # dark but small
-    for image in (skin, shadowed, stubble, mole):
+    crease = skin.copy()
+    crease[50:53, 40:59] = 40  # a deep smile's fold: dark and thin, but short
+    for image in (skin, shadowed, stubble, mole, crease):
         assert _thin_dark_objects(image, cheeks, none, 128.0).sum() == 0
     framed = skin.copy()
     framed[30:34, 10:118] = 20  # a frame's rim across the face
