@@ -28,12 +28,14 @@ def face_mask(
     mask_size: float = 1.0,
     skin_check: tuple[np.ndarray, np.ndarray] | None = None,
     source_forehead: float = 1.0,
+    objects: np.ndarray | None = None,
 ) -> np.ndarray:
     """Feathered (h, w) float32 mask of the face outline, shrunk so its soft edge stays on skin.
 
     With `skin_check` = (target crop, warped source crop), the mask is kept only where both look
     like their own skin (`_skin_agreement`): what covers either face stays the target's; above
-    the brows the source's counts `source_forehead` (forehead_kept) of what it would.
+    the brows the source's counts `source_forehead` (forehead_kept) of what it would; and never
+    on `objects` ((h, w) bool, object_mask: thin dark lines such as a glasses frame).
     """
     factor = max(1.0, face_size / 128.0)
     small_w, small_h = small_size(width, height, factor)
@@ -54,6 +56,9 @@ def face_mask(
         agreement = _skin_agreement(
             skin_check, points, face_size, factor, (small_w, small_h), source_forehead
         )
+        if objects is not None:
+            covered = cv2.resize(objects.astype(np.uint8), (small_w, small_h), interpolation=cv2.INTER_AREA)
+            agreement *= (covered == 0).astype(np.float32)
         # Grown by a pixel first, so the soft edge falls beside the object rather than on it (more
         # costs identity: each further pixel ~0.01 of median distance on the benchmark).
         agreement = cv2.erode(agreement, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -212,8 +217,9 @@ def object_mask(
     images: tuple[np.ndarray, ...], points: np.ndarray, width: int, height: int, face_size: float
 ) -> np.ndarray:
     """(height, width) bool: the thin dark objects (_thin_dark_objects) across the face of `points`
-    in any of `images` (crops of that size), found where the face is ~128 px wide, as face_mask's
-    skin check finds them."""
+    in any of `images` (crops of that size: the target's and the warped source's), found where the
+    face is ~128 px wide. face_mask leaves them out: the closing that fills "not skin" specks
+    (shading, stubble) would otherwise fill a thin frame, and the eyes' zone would take its rims."""
     factor = max(1.0, face_size / 128.0)
     size = small_size(width, height, factor)
     points_small = points / factor
@@ -222,7 +228,7 @@ def object_mask(
     found = np.zeros((size[1], size[0]), np.float32)
     for image in images:
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0].astype(np.float32)
+        lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
         found = np.maximum(found, _thin_dark_objects(lightness, cheeks, features, face_size / factor))
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST) > 0
 
@@ -240,9 +246,7 @@ def _skin_agreement(
     detail are compared with the cheeks' (and the source's scaled by `source_forehead`,
     forehead_kept); below them colour only (a shadowed cheek is still skin),
     and detail too up from the eyes (a fringe as light as the skin reaches down to the brows); on
-    the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count.
-    Thin dark lines across either face (_thin_dark_objects: a glasses frame) never count, wherever
-    they are outside the features: filling specks must not fill them."""
+    the lips, the cheeks' or the lips' own colour; eyes, brows and the mouth's inside always count."""
     points_small = points / factor
     # A cheek turned away is a sliver with the background beside it: sample only the near one then.
     facing = turn(points[:68])
@@ -262,13 +266,10 @@ def _skin_agreement(
     over_eyes = np.clip(((xs - eyes[0]) * up[0] + (ys - eyes[1]) * up[1]) / (0.05 * face_size / factor), 0, 1)
     above = np.ones((size[1], size[0]), np.float32)
     below = np.ones((size[1], size[0]), np.float32)
-    objects = np.zeros((size[1], size[0]), np.float32)
-    features = _features(points_small, size, face_size / factor)
     for index, image in enumerate(images):
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
         smooth = _smooth_likelihood(lab[:, :, 0], cheeks, face_size / factor)
-        objects = np.maximum(objects, _thin_dark_objects(lab[:, :, 0], cheeks, features, face_size / factor))
         above *= _colour_likelihood(lab, cheeks, _ABOVE_FLOOR) * smooth * (source_forehead if index else 1.0)
         # Near the cheeks' typical colour (a grey object on pale skin is not).
         skin = _colour_likelihood(lab, cheeks, (1e6, 10.0, 10.0))
@@ -292,7 +293,7 @@ def _skin_agreement(
     )
     # Eyes, brows and the mouth's inside count on either side of the line (a turned head's near
     # brow rises above it).
-    return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32)) * (1.0 - objects)
+    return np.maximum(band * above + (1.0 - band) * below, always.astype(np.float32))
 
 
 def masked_blur(image_small: np.ndarray, weight_small: np.ndarray, sigma: float) -> np.ndarray:

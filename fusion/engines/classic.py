@@ -293,7 +293,10 @@ class ClassicEngine:
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height), surface)
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
         kept = forehead_kept(source, source_points[:78], source_face.size)
-        mask = face_mask(out_local, width, height, face_size, options.mask_size, (background, warped), kept)
+        objects = object_mask((background, warped), out_local, width, height, face_size)
+        mask = face_mask(
+            out_local, width, height, face_size, options.mask_size, (background, warped), kept, objects
+        )
         if keep_mouth:  # the lips, grown a little
             mask = _with_target_parts(
                 mask, out_local, (list(range(48, 60)),), 0.04 * face_size, 0.03 * face_size
@@ -316,7 +319,6 @@ class ClassicEngine:
         # The target's skin and feature detail, measured on the crop itself: the morph's resampling
         # softens it. Where the mask holds only, away from the objects it leaves out: an object
         # over either face (and its border) is not skin.
-        objects = object_mask((background, warped), out_local, width, height, face_size)
         visible = measurable(mask, objects)
         skin, features = face_regions(target_local, width, height, face_size)
         wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
