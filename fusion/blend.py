@@ -213,24 +213,41 @@ def _features(points_small: np.ndarray, size: tuple[int, int], face_size: float)
     return cv2.dilate(fill_parts(points_small, size[1], size[0], _FEATURES), kernel)
 
 
-def object_mask(
-    images: tuple[np.ndarray, ...], points: np.ndarray, width: int, height: int, face_size: float
-) -> np.ndarray:
-    """(height, width) bool: the thin dark objects (_thin_dark_objects) across the face of `points`
-    in any of `images` (crops of that size: the target's and the warped source's), found where the
-    face is ~128 px wide. face_mask leaves them out: the closing that fills "not skin" specks
-    (shading, stubble) would otherwise fill a thin frame, and the eyes' zone would take its rims."""
+def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
+    """(h, w) bool: the thin dark objects (_thin_dark_objects) across the face of `points` in
+    `image` (a crop: the target's, or the source warped onto it), found where the face is ~128 px
+    wide. On the target face_mask leaves them out (the closing that fills "not skin" specks would
+    fill a thin frame, and the eyes' zone take its rims); on the source paint_out removes them."""
+    height, width = image.shape[:2]
     factor = max(1.0, face_size / 128.0)
     size = small_size(width, height, factor)
     points_small = points / factor
     cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(turn(points[:68])))
     features = _features(points_small, size, face_size / factor)
-    found = np.zeros((size[1], size[0]), np.float32)
-    for image in images:
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
-        found = np.maximum(found, _thin_dark_objects(lightness, cheeks, features, face_size / factor))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
+    found = _thin_dark_objects(lightness, cheeks, features, face_size / factor)
     return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def paint_out(image: np.ndarray, objects: np.ndarray, face_size: float) -> np.ndarray:
+    """`image` (RGB uint8) with `objects` (object_mask) painted over from the skin around them
+    (OpenCV's Telea inpainting where the face is ~128 px wide, two pixels beyond their edges: their
+    soft rims): a source's glasses frame, left out of the mask instead, showed as a grey ghost."""
+    if not objects.any():
+        return image
+    height, width = image.shape[:2]
+    factor = max(1.0, face_size / 128.0)
+    size = small_size(width, height, factor)
+    holes = cv2.resize(objects.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+    holes = cv2.dilate((holes > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    filled = cv2.resize(
+        cv2.inpaint(small, holes, 3, cv2.INPAINT_TELEA), (width, height), interpolation=cv2.INTER_LINEAR
+    )
+    weight = cv2.resize(cv2.GaussianBlur(holes.astype(np.float32), (0, 0), 0.7), (width, height))
+    weight = np.clip(2.0 * weight, 0.0, 1.0)[:, :, None]
+    return (image * (1.0 - weight) + filled * weight + 0.5).astype(np.uint8)
 
 
 def _skin_agreement(

@@ -194,3 +194,22 @@ def test_thin_dark_lines_are_objects_and_shadows_stubble_moles_and_folds_are_not
     features = np.zeros((128, 128), np.uint8)
     features[25:40] = 1  # the same line inside a feature (a brow) is the face's own
     assert _thin_dark_objects(framed, cheeks, features, 128.0).sum() == 0
+
+
+def test_glasses_on_the_source_are_painted_out(astronaut: np.ndarray, group: np.ndarray) -> None:
+    """A dark frame on the source: its rims are painted over from the skin around them, neither
+    pasted nor left as a grey ghost (the mask's hole over them blended them with the target's skin)."""
+    landmarks = detect_faces(astronaut)[0].landmarks
+    framed = draw_glasses(astronaut, landmarks)
+    plain = fuse(astronaut, group, FusionOptions(blend_ratio=1.0))
+    result = fuse(framed, group, FusionOptions(blend_ratio=1.0)).image
+    out = plain.output_faces[0].landmarks
+    size = np.linalg.norm(out[45] - out[36]) * 2.2
+    below_eyes = np.zeros(group.shape[:2], bool)
+    for eye in (out[36:42], out[42:48]):
+        x, y = eye.mean(axis=0)
+        reach = 0.08 * size
+        below_eyes[int(y + 0.07 * size) : int(y + 0.18 * size), int(x - reach) : int(x + reach)] = True
+    # Where the lower rims would be, hardly a pixel is far darker than in the frameless fusion.
+    darker = plain.image[below_eyes].astype(int).sum(axis=1) - result[below_eyes].astype(int).sum(axis=1)
+    assert (darker > 3 * 40).mean() < 0.005, (darker > 3 * 40).mean()  # 0.021 with a hole in the mask

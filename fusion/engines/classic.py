@@ -15,7 +15,16 @@ import cv2
 import numpy as np
 
 from fusion import mesh
-from fusion.blend import composite, face_mask, forehead_kept, object_mask, overlay, poisson_offset, unsharp
+from fusion.blend import (
+    composite,
+    face_mask,
+    forehead_kept,
+    object_mask,
+    overlay,
+    paint_out,
+    poisson_offset,
+    unsharp,
+)
 from fusion.colour import highlight_offset, lighting_offset, match_colour
 from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.engines.shape import layout, shape_offset, target_mesh_points
@@ -293,7 +302,10 @@ class ClassicEngine:
         warped = _warp_source(source, source_points, out_local, to_target, origin, (width, height), surface)
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
         kept = forehead_kept(source, source_points[:78], source_face.size)
-        objects = object_mask((background, warped), out_local, width, height, face_size)
+        # A thin dark object over the target's face (a glasses frame) stays in front of the new one;
+        # one over the source's is painted out.
+        objects = object_mask(background, out_local, face_size)
+        warped = paint_out(warped, object_mask(warped, out_local, face_size), face_size)
         mask = face_mask(
             out_local, width, height, face_size, options.mask_size, (background, warped), kept, objects
         )
