@@ -35,7 +35,7 @@ def face_mask(
     With `skin_check` = (target crop, warped source crop), the mask is kept only where both look
     like their own skin (`_skin_agreement`): what covers either face stays the target's; above
     the brows the source's counts `source_forehead` (forehead_kept) of what it would; and never
-    on `objects` ((h, w) bool, object_mask: thin dark lines such as a glasses frame).
+    on `objects` (object_mask's, at its scale: thin dark lines such as a glasses frame).
     """
     factor = max(1.0, face_size / 128.0)
     small_w, small_h = small_size(width, height, factor)
@@ -57,8 +57,7 @@ def face_mask(
             skin_check, points, face_size, factor, (small_w, small_h), source_forehead
         )
         if objects is not None:
-            covered = cv2.resize(objects.astype(np.uint8), (small_w, small_h), interpolation=cv2.INTER_AREA)
-            agreement *= (covered == 0).astype(np.float32)
+            agreement *= 1.0 - objects.astype(np.float32)
         # Grown by a pixel first, so the soft edge falls beside the object rather than on it (more
         # costs identity: each further pixel ~0.01 of median distance on the benchmark).
         agreement = cv2.erode(agreement, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
@@ -214,10 +213,12 @@ def _features(points_small: np.ndarray, size: tuple[int, int], face_size: float)
 
 
 def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
-    """(h, w) bool: the thin dark objects (_thin_dark_objects) across the face of `points` in
-    `image` (a crop: the target's, or the source warped onto it), found where the face is ~128 px
-    wide. On the target face_mask leaves them out (the closing that fills "not skin" specks would
-    fill a thin frame, and the eyes' zone take its rims); on the source paint_out removes them."""
+    """Bool, where the face is ~128 px wide (the crop shrunk as face_mask shrinks it): the thin
+    dark objects (_thin_dark_objects) across the face of `points` in `image` (a crop: the
+    target's, or the source warped onto it). On the target face_mask leaves them out (the closing
+    that fills "not skin" specks would fill a thin frame, and the eyes' zone take its rims) and the
+    texture step's measure keeps away from them (texture.measurable); on the source paint_out
+    removes them."""
     height, width = image.shape[:2]
     factor = max(1.0, face_size / 128.0)
     size = small_size(width, height, factor)
@@ -226,28 +227,33 @@ def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.n
     features = _features(points_small, size, face_size / factor)
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
-    found = _thin_dark_objects(lightness, cheeks, features, face_size / factor)
-    return cv2.resize(found, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+    found = _thin_dark_objects(lightness, cheeks, features, face_size / factor) > 0
+    return found & (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0)  # a tie is no matter
 
 
-def paint_out(image: np.ndarray, objects: np.ndarray, face_size: float) -> np.ndarray:
-    """`image` (RGB uint8) with `objects` (object_mask) painted over from the skin around them
-    (OpenCV's Telea inpainting where the face is ~128 px wide, two pixels beyond their edges: their
-    soft rims): a source's glasses frame, left out of the mask instead, showed as a grey ghost."""
+def paint_out(image: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """`image` (RGB uint8) with `objects` (object_mask's) painted over from the skin around them
+    (OpenCV's Telea inpainting on object_mask's grid, two pixels beyond their edges: their soft
+    rims): a source's glasses frame, left out of the mask instead, showed as a grey ghost."""
     if not objects.any():
         return image
     height, width = image.shape[:2]
-    factor = max(1.0, face_size / 128.0)
-    size = small_size(width, height, factor)
-    holes = cv2.resize(objects.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
-    holes = cv2.dilate((holes > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    filled = cv2.resize(
-        cv2.inpaint(small, holes, 3, cv2.INPAINT_TELEA), (width, height), interpolation=cv2.INTER_LINEAR
-    )
-    weight = cv2.resize(cv2.GaussianBlur(holes.astype(np.float32), (0, 0), 0.7), (width, height))
-    weight = np.clip(2.0 * weight, 0.0, 1.0)[:, :, None]
-    return (image * (1.0 - weight) + filled * weight + 0.5).astype(np.uint8)
+    size = (objects.shape[1], objects.shape[0])
+    holes = cv2.dilate(objects.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    filled = cv2.inpaint(cv2.resize(image, size, interpolation=cv2.INTER_AREA), holes, 3, cv2.INPAINT_TELEA)
+    weight = np.clip(2.0 * cv2.GaussianBlur(holes.astype(np.float32), (0, 0), 0.7), 0.0, 1.0)
+    # Enlarged and mixed in only within the holes' box (the crop may be thousands of pixels wide).
+    x, y, w, h = cv2.boundingRect(holes)
+    x0, y0 = max(0, x - 2), max(0, y - 2)
+    x1, y1 = min(size[0], x + w + 2), min(size[1], y + h + 2)
+    sx, sy = width / size[0], height / size[1]
+    box = (slice(round(y0 * sy), round(y1 * sy)), slice(round(x0 * sx), round(x1 * sx)))
+    part = (box[1].stop - box[1].start, box[0].stop - box[0].start)
+    big_filled = cv2.resize(filled[y0:y1, x0:x1], part, interpolation=cv2.INTER_LINEAR)
+    big_weight = cv2.resize(weight[y0:y1, x0:x1], part, interpolation=cv2.INTER_LINEAR)[:, :, None]
+    out = image.copy()
+    out[box] = (image[box] * (1.0 - big_weight) + big_filled * big_weight + 0.5).astype(np.uint8)
+    return out
 
 
 def _skin_agreement(

@@ -55,10 +55,13 @@ def face_regions(
 
 def measurable(mask: np.ndarray, objects: np.ndarray) -> np.ndarray:
     """(h, w) bool: where `mask` (the composite's) holds, and a detail blur's reach away from
-    `objects` (blend.object_mask): the border of an object kept in front of the face (a glasses
-    frame) is no skin detail, and would set the level the whole face is matched to."""
-    reach = 2 * int(np.ceil(2 * DETAIL_SIGMA)) + 1
+    `objects` (blend.object_mask, on a smaller grid): the border of an object kept in front of the
+    face (a glasses frame) is no skin detail, and would set the level the whole face is matched to."""
+    height, width = mask.shape
+    scale = width / objects.shape[1]  # output pixels per object-grid pixel
+    reach = 2 * int(np.ceil(2 * DETAIL_SIGMA / scale)) + 1
     near = cv2.dilate(objects.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
+    near = cv2.resize(near, (width, height), interpolation=cv2.INTER_NEAREST)
     return (mask > 0.5) & (near == 0)
 
 

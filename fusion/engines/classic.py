@@ -305,7 +305,7 @@ class ClassicEngine:
         # A thin dark object over the target's face (a glasses frame) stays in front of the new one;
         # one over the source's is painted out.
         objects = object_mask(background, out_local, face_size)
-        warped = paint_out(warped, object_mask(warped, out_local, face_size), face_size)
+        warped = paint_out(warped, object_mask(warped, out_local, face_size))
         mask = face_mask(
             out_local, width, height, face_size, options.mask_size, (background, warped), kept, objects
         )
