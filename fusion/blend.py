@@ -199,7 +199,7 @@ def _thin_dark_objects(
     closing = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
     darker = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, closing)
     found = (darker > OBJECT_CONTRAST * level) & (lightness < OBJECT_DARK * level) & (features == 0)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8), connectivity=8)
     long = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= OBJECT_LENGTH * face_size
     long[0] = False  # the background label
     return long[labels].astype(np.float32)
