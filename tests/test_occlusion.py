@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, fuse
-from fusion.blend import _thin_dark_objects, forehead_kept
+from fusion.blend import _thin_dark_objects, forehead_kept, object_mask
 from fusion.engines import classic
 from fusion.faces import detect_faces
 from fusion.geometry import with_forehead
@@ -213,3 +213,19 @@ def test_glasses_on_the_source_are_painted_out(astronaut: np.ndarray, group: np.
     # Where the lower rims would be, hardly a pixel is far darker than in the frameless fusion.
     darker = plain.image[below_eyes].astype(int).sum(axis=1) - result[below_eyes].astype(int).sum(axis=1)
     assert (darker > 3 * 40).mean() < 0.005, (darker > 3 * 40).mean()  # 0.021 with a hole in the mask
+
+
+def test_objects_are_looked_for_on_the_face_only(astronaut: np.ndarray) -> None:
+    """The same dark line across the cheek is an object, below the chin (a striped tie, a collar) it
+    is not: painting it out of a warped source cost 26 ms a fusion at 4096 for nothing."""
+    face = detect_faces(astronaut)[0]
+    points = with_forehead(face.landmarks)
+    size = face.size
+    x0, x1 = int(points[:17, 0].min()), int(points[:17, 0].max())
+    cheek, below_chin = int(points[29, 1] + 0.05 * size), int(points[8, 1] + 0.1 * size)
+    found = []
+    for row in (cheek, below_chin):
+        image = astronaut.copy()
+        image[row : row + max(2, round(0.03 * size)), x0:x1] = 20
+        found.append(int(object_mask(image, points, size).sum()))
+    assert found[0] > 0 and found[1] == 0, found
