@@ -10,7 +10,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import TURNED_AWAY, face_crop_box, fill_parts, near_side_image, smoothstep, turn
+from fusion.geometry import (
+    TURNED_AWAY,
+    face_crop_box,
+    fill_parts,
+    grown_parts,
+    near_side_image,
+    smoothstep,
+    turn,
+)
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))
@@ -50,12 +58,14 @@ def face_mask(
         small, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)), iterations=max(1, round(sigma))
     )
     small = cv2.GaussianBlur(small, (0, 0), sigma)
-    if skin_check is not None:
+    if skin_check is not None or objects is not None:
         # After the outline's feathering, with a softer edge of its own: a stick or a finger a
         # tenth of a face wide would otherwise be blurred away.
-        agreement = _skin_agreement(
-            skin_check, points, face_size, factor, (small_w, small_h), source_forehead
-        )
+        agreement = np.ones((small_h, small_w), np.float32)
+        if skin_check is not None:
+            agreement = _skin_agreement(
+                skin_check, points, face_size, factor, (small_w, small_h), source_forehead
+            )
         if objects is not None:
             agreement *= 1.0 - objects.astype(np.float32)
         # Grown by a pixel first, so the soft edge falls beside the object rather than on it (more
@@ -68,7 +78,6 @@ def face_mask(
 _CHEEKS = ([1, 2, 3, 4, 48, 31, 40, 41, 36], [15, 14, 13, 12, 54, 35, 47, 46, 45])
 _EYES_AND_BROWS = (list(range(17, 22)) + list(range(36, 42)), list(range(22, 27)) + list(range(42, 48)))
 _LIPS_OUTER, _LIPS_INNER = list(range(48, 60)), list(range(60, 68))
-_FEATURES = (*_EYES_AND_BROWS, list(range(31, 36)), _LIPS_OUTER)
 
 
 def _near_cheeks(facing: float) -> tuple[list[int], ...]:
@@ -185,12 +194,18 @@ OBJECT_LENGTH = 0.2  # and at least this long: a mole, a pore or a smile's fold 
 
 
 def _thin_dark_objects(
-    lightness: np.ndarray, cheeks: np.ndarray, features: np.ndarray, face_size: float
+    lightness: np.ndarray,
+    cheeks: np.ndarray,
+    features: np.ndarray,
+    face_size: float,
+    own: np.ndarray | None = None,
 ) -> np.ndarray:
     """(h, w) float32, 1 on thin dark lines across the skin (a glasses frame, a hair strand, a
-    microphone's edge): far darker than the cheeks, and than either side of them, and long; outside
-    `features` (_features), which are thin dark lines of the face itself. Stubble and a shadowed
-    cheek are neither dark enough nor thin enough."""
+    microphone's edge): far darker than the cheeks, and than either side of them, and long outside
+    `features` (_features: thin dark lines of the face itself are there); such a line goes on into
+    `features` as far as it stays out of `own` (the features themselves, grown less: a frame's
+    upper rim beside the brows). Stubble and a shadowed cheek are neither dark enough nor thin
+    enough."""
     values = lightness[cheeks > 0]
     if len(values) < 8:
         return np.zeros(lightness.shape, np.float32)
@@ -198,18 +213,35 @@ def _thin_dark_objects(
     across = 2 * max(1, round(OBJECT_WIDTH * face_size / 2)) + 1
     closing = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
     darker = cv2.morphologyEx(lightness, cv2.MORPH_BLACKHAT, closing)
-    found = (darker > OBJECT_CONTRAST * level) & (lightness < OBJECT_DARK * level) & (features == 0)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8), connectivity=8)
-    long = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= OBJECT_LENGTH * face_size
+    dark = (darker > OBJECT_CONTRAST * level) & (lightness < OBJECT_DARK * level)
+    outside = (dark & (features == 0)).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(outside, connectivity=8)
+    extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    long = extent >= max(4.0, OBJECT_LENGTH * face_size)  # 4 px: a face of a few pixels has no objects
     long[0] = False  # the background label
-    return long[labels].astype(np.float32)
+    found = long[labels]
+    if own is not None and found.any():
+        reach = (dark & (own == 0)).astype(np.uint8)
+        _, labels = cv2.connectedComponents(reach, connectivity=8)
+        wanted = np.zeros(labels.max() + 1, bool)
+        wanted[np.unique(labels[found])] = True
+        wanted[0] = False
+        found = wanted[labels]
+    return found.astype(np.float32)
 
 
-def _features(points_small: np.ndarray, size: tuple[int, int], face_size: float) -> np.ndarray:
-    """(h, w) uint8: eyes, brows, nostrils and lips, grown by 0.03 face sizes."""
-    grow = 2 * max(1, round(0.03 * face_size)) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow))
-    return cv2.dilate(fill_parts(points_small, size[1], size[0], _FEATURES), kernel)
+def _features(
+    points_small: np.ndarray, size: tuple[int, int], face_size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(zone, own), (h, w) uint8 each: eyes, brows, nostrils and lips grown by 0.03 face sizes; and
+    the same with eyes and brows grown by 0.01 only."""
+    height, width = size[1], size[0]
+    mouth_nose = grown_parts(
+        points_small, height, width, (list(range(31, 36)), _LIPS_OUTER), 0.03 * face_size
+    )
+    zone = np.maximum(mouth_nose, grown_parts(points_small, height, width, _EYES_AND_BROWS, 0.03 * face_size))
+    own = np.maximum(mouth_nose, grown_parts(points_small, height, width, _EYES_AND_BROWS, 0.01 * face_size))
+    return zone, own
 
 
 def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.ndarray:
@@ -224,10 +256,10 @@ def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.n
     size = small_size(width, height, factor)
     points_small = points / factor
     cheeks = fill_parts(points_small, size[1], size[0], _near_cheeks(turn(points[:68])))
-    features = _features(points_small, size, face_size / factor)
+    zone, own = _features(points_small, size, face_size / factor)
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
-    found = _thin_dark_objects(lightness, cheeks, features, face_size / factor) > 0
+    found = _thin_dark_objects(lightness, cheeks, zone, face_size / factor, own) > 0
     return found & (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0)  # a tie is no matter
 
 
