@@ -55,7 +55,7 @@ def face_regions(
 
 def measurable(mask: np.ndarray, objects: np.ndarray) -> np.ndarray:
     """(h, w) bool: where `mask` (the composite's) holds, and a detail blur's reach away from
-    `objects` (blend.object_mask, on a smaller grid): the border of an object kept in front of the
+    `objects` (occluders.object_mask, on a smaller grid): the border of an object kept in front of the
     face (a glasses frame) is no skin detail, and would set the level the whole face is matched to."""
     height, width = mask.shape
     scale = width / objects.shape[1]  # output pixels per object-grid pixel

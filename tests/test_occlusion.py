@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, fuse
-from fusion.blend import _thin_dark_objects, forehead_kept, object_mask
+from fusion.blend import forehead_kept
 from fusion.engines import classic
 from fusion.faces import detect_faces
 from fusion.geometry import with_forehead
+from fusion.occluders import _thin_dark_objects, object_mask
 from fusion.samples import draw_glasses
 from fusion.texture import detail_energy
 

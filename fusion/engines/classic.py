@@ -19,9 +19,7 @@ from fusion.blend import (
     composite,
     face_mask,
     forehead_kept,
-    object_mask,
     overlay,
-    paint_out,
     poisson_offset,
     unsharp,
 )
@@ -44,6 +42,7 @@ from fusion.geometry import (
 )
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
+from fusion.occluders import object_mask, paint_out
 from fusion.texture import detail_energy, face_regions, match_texture, measurable
 from fusion.warp import border_anchors, folds, piecewise_affine_maps, smooth_maps, unfolding
 
