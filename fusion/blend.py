@@ -10,14 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fusion.geometry import (
-    TURNED_AWAY,
-    face_crop_box,
-    fill_parts,
-    near_side_image,
-    smoothstep,
-    turn,
-)
+from fusion.geometry import TURNED_AWAY, face_crop_box, fill_parts, near_side_image, smoothstep, turn
 
 # Outline of the face mask in the 78-point layout (68 dlib points + 10 forehead points, see geometry).
 FACE_OUTLINE = list(range(0, 17)) + list(range(77, 67, -1))

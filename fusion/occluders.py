@@ -23,7 +23,7 @@ def _thin_dark_objects(
     face_size: float,
     own: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(h, w) float32, 1 on thin dark lines across the skin (a glasses frame, a hair strand, a
+    """(h, w) bool, set on thin dark lines across the skin (a glasses frame, a hair strand, a
     microphone's edge): far darker than the cheeks, and than either side of them, and long outside
     `features` (_features: thin dark lines of the face itself are there); such a line goes on into
     `features` as far as it stays out of `own` (the features themselves, grown less: a frame's
@@ -31,7 +31,7 @@ def _thin_dark_objects(
     enough."""
     values = lightness[cheeks > 0]
     if len(values) < 8:
-        return np.zeros(lightness.shape, np.float32)
+        return np.zeros(lightness.shape, bool)
     level = float(np.median(values))
     across = 2 * max(1, round(OBJECT_WIDTH * face_size / 2)) + 1
     closing = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (across, across))
@@ -50,7 +50,7 @@ def _thin_dark_objects(
         wanted[np.unique(labels[found])] = True
         wanted[0] = False
         found = wanted[labels]
-    return found.astype(np.float32)
+    return found
 
 
 def _features(
@@ -80,7 +80,7 @@ def object_mask(image: np.ndarray, points: np.ndarray, face_size: float) -> np.n
     zone, own = _features(points_small, size, face_size / factor)
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     lightness = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)[:, :, 0]
-    found = _thin_dark_objects(lightness, cheeks, zone, face_size / factor, own) > 0
+    found = _thin_dark_objects(lightness, cheeks, zone, face_size / factor, own)
     return found & (fill_parts(points_small, size[1], size[0], (FACE_OUTLINE,)) > 0)  # a tie is no matter
 
 

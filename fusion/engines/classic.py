@@ -15,14 +15,7 @@ import cv2
 import numpy as np
 
 from fusion import mesh
-from fusion.blend import (
-    composite,
-    face_mask,
-    forehead_kept,
-    overlay,
-    poisson_offset,
-    unsharp,
-)
+from fusion.blend import composite, face_mask, forehead_kept, overlay, poisson_offset, unsharp
 from fusion.colour import highlight_offset, lighting_offset, match_colour
 from fusion.engines.base import FacePatch, FaceRequest, face_region
 from fusion.engines.shape import layout, shape_offset, target_mesh_points
