@@ -14,6 +14,7 @@ OBJECT_DARK = 0.4  # lightness under this share of the cheeks' median: dark enou
 OBJECT_CONTRAST = 0.3  # and this share darker than what lies either side of it (black-hat)
 OBJECT_WIDTH = 0.1  # thinner than this (face sizes): a line (a frame, a strand), not a shadowed side
 OBJECT_LENGTH = 0.2  # and at least this long: a mole, a pore or a smile's fold is not an object
+OBJECT_DARK_ON_FEATURES = 0.25  # followed onto the eyes and brows only where darker than this share
 
 
 def _thin_dark_objects(
@@ -44,7 +45,8 @@ def _thin_dark_objects(
     long[0] = False  # the background label
     found = long[labels]
     if own is not None and found.any():
-        reach = (dark & (own == 0)).astype(np.uint8)
+        # Into the features themselves only where far darker than a brow: a frame's rim on one.
+        reach = (dark & ((own == 0) | (lightness < OBJECT_DARK_ON_FEATURES * level))).astype(np.uint8)
         _, labels = cv2.connectedComponents(reach, connectivity=8)
         wanted = np.zeros(labels.max() + 1, bool)
         wanted[np.unique(labels[found])] = True

@@ -170,6 +170,18 @@ def test_glasses_on_the_target_stay_and_leave_the_new_face_clean(
     dark = (framed.max(axis=2) < 80)[below_eyes].sum()
     assert dark > 20
     assert (result.max(axis=2) < 80)[below_eyes].sum() > 0.5 * dark  # 0-15% pasted over before
+    # So do the upper rims, where they lie on the brows (the source's brows were drawn over them).
+    above_eyes = np.zeros(astronaut.shape[:2], bool)
+    for eye in (landmarks[36:42], landmarks[42:48]):
+        x, y = eye.mean(axis=0)
+        rows, columns = (
+            slice(int(y - 0.25 * size), int(y - 0.06 * size)),
+            slice(int(x - 0.12 * size), int(x + 0.12 * size)),
+        )
+        above_eyes[rows, columns] = True
+    dark = (framed.max(axis=2) < 80)[above_eyes].sum()
+    kept = (result.max(axis=2) < 80)[above_eyes].sum()
+    assert kept > 0.7 * dark  # 0.48 of them for the thinnest frame before
 
 
 def test_thin_dark_lines_are_objects_and_shadows_stubble_moles_and_folds_are_not() -> None:
@@ -195,12 +207,17 @@ def test_thin_dark_lines_are_objects_and_shadows_stubble_moles_and_folds_are_not
     features = np.zeros((128, 128), np.uint8)
     features[25:40] = 1  # the same line inside a feature (a brow) is the face's own
     assert _thin_dark_objects(framed, cheeks, features, 128.0).sum() == 0
-    # A line long outside the features goes on into their zone, not into the features themselves.
+    # A line long outside the features goes on into their zone; into the features themselves
+    # only where it is far darker than a brow (a black rim over a brow), not as dark as one.
     zone = np.zeros((128, 128), np.uint8)
     zone[20:40, 10:50] = 1
     own = np.zeros((128, 128), np.uint8)
     own[20:40, 10:25] = 1
     found = _thin_dark_objects(framed, cheeks, zone, 128.0, own)
+    assert found[30:34, 10:118].all()  # before 0.25 of the cheeks was allowed there: not [10:25]
+    brow_dark = skin.copy()
+    brow_dark[30:34, 10:118] = 60  # under 0.4 of the cheeks (an object) but over 0.25
+    found = _thin_dark_objects(brow_dark, cheeks, zone, 128.0, own)
     assert found[30:34, 25:118].all() and not found[30:34, 10:25].any()
     assert not _thin_dark_objects(framed, cheeks, zone, 128.0)[30:34, 10:50].any()
 
