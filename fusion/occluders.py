@@ -27,9 +27,9 @@ def _thin_dark_objects(
     """(h, w) bool, set on thin dark lines across the skin (a glasses frame, a hair strand, a
     microphone's edge): far darker than the cheeks, and than either side of them, and long outside
     `features` (_features: thin dark lines of the face itself are there); such a line goes on into
-    `features` as far as it stays out of `own` (the features themselves, grown less: a frame's
-    upper rim beside the brows). Stubble and a shadowed cheek are neither dark enough nor thin
-    enough."""
+    `features` (a frame's upper rim beside the brows), and over `own` (the features themselves,
+    grown less) only where it is far darker than a brow (OBJECT_DARK_ON_FEATURES: a black rim
+    lying on one). Stubble and a shadowed cheek are neither dark enough nor thin enough."""
     values = lightness[cheeks > 0]
     if len(values) < 8:
         return np.zeros(lightness.shape, bool)
@@ -45,7 +45,6 @@ def _thin_dark_objects(
     long[0] = False  # the background label
     found = long[labels]
     if own is not None and found.any():
-        # Into the features themselves only where far darker than a brow: a frame's rim on one.
         reach = (dark & ((own == 0) | (lightness < OBJECT_DARK_ON_FEATURES * level))).astype(np.uint8)
         _, labels = cv2.connectedComponents(reach, connectivity=8)
         wanted = np.zeros(labels.max() + 1, bool)
