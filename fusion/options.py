@@ -19,6 +19,7 @@ Engine = Literal["auto", "classic", "inswapper", "modelscope"]
 Detector = Literal["mediapipe", "dlib"]
 Mouth = Literal["auto", "source", "target"]
 Eyes = Literal["auto", "source", "target"]
+Nose = Literal["auto", "source", "target"]
 
 MODES: tuple[str, ...] = get_args(Mode)
 FITS: tuple[str, ...] = get_args(Fit)
@@ -29,6 +30,7 @@ ENGINE_CHOICES: tuple[str, ...] = get_args(Engine)  # "auto" first, then the reg
 DETECTORS: tuple[str, ...] = get_args(Detector)
 MOUTHS: tuple[str, ...] = get_args(Mouth)
 EYES: tuple[str, ...] = get_args(Eyes)
+NOSES: tuple[str, ...] = get_args(Nose)
 RESOLUTION_PRESETS: tuple[str, ...] = ("original", "512", "1024", "2048", "4096")
 
 MIN_OUTPUT_SIDE = 16
@@ -87,6 +89,13 @@ CONTROLS: tuple[Control, ...] = (
         "whose eyes (gaze): auto (default: the target's when the source is turned far past the target "
         "and its hidden side is drawn from its mirror image), source, or target",
         choices=EYES,
+    ),
+    Control(
+        "nose",
+        "--nose",
+        "whose nose: auto (default: the target's when the source is turned far past the target, whose "
+        "nose a 2-D warp can only draw from the side), source, or target",
+        choices=NOSES,
     ),
     Control("device", "--device", "cpu: never use a GPU", choices=DEVICES),
     Control(
@@ -166,6 +175,7 @@ class FusionOptions:
     mask_size: float = 1.0
     mouth: Mouth = "source"  # whose mouth the result shows (the classic engine)
     eyes: Eyes = "auto"  # whose eyes, that is gaze, the result shows (the classic engine)
+    nose: Nose = "auto"  # whose nose the result shows (the classic engine)
     working_limit: int = 2048
     device: Device = "auto"
     upscaler: Upscaler = "lanczos"  # how a face drawn larger than the source has it is enlarged

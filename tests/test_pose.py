@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fusion import FusionOptions, InvalidOptions, fuse
-from fusion.engines.classic import keeps_target_eyes, mirror_share
+from fusion.engines.classic import keeps_target_part, mirror_share
 from fusion.faces import detect_faces
 from fusion.geometry import (
     MIRROR_68,
@@ -137,16 +137,16 @@ def test_near_side_leaves_out_only_a_profiles_far_side(poses: tuple[np.ndarray, 
     np.testing.assert_array_equal(near_side_image(frontal, (4, 3), face_size(frontal)), np.ones((3, 4)))
 
 
-def test_auto_keeps_the_target_eyes_only_where_the_source_is_mirrored(
+def test_auto_keeps_the_target_eyes_and_nose_only_where_the_source_is_mirrored(
     poses: tuple[np.ndarray, np.ndarray],
 ) -> None:
     frontal, profile = poses
-    assert keeps_target_eyes("auto", profile, frontal)  # a profile source: one side is mirrored
+    assert keeps_target_part("auto", profile, frontal)  # a profile source: one side is mirrored
     # A frontal source on a profile target looks at the camera from a turned head, as people do.
-    assert not keeps_target_eyes("auto", frontal, profile)
-    assert not keeps_target_eyes("auto", frontal, frontal)
-    assert keeps_target_eyes("target", frontal, frontal)
-    assert not keeps_target_eyes("source", profile, frontal)
+    assert not keeps_target_part("auto", frontal, profile)
+    assert not keeps_target_part("auto", frontal, frontal)
+    assert keeps_target_part("target", frontal, frontal)
+    assert not keeps_target_part("source", profile, frontal)
 
 
 def test_target_eyes_show_the_targets_own_eyes(astronaut: np.ndarray) -> None:
@@ -172,3 +172,49 @@ def test_target_eyes_show_the_targets_own_eyes(astronaut: np.ndarray) -> None:
 def test_a_wrong_eyes_choice_is_one_clear_message() -> None:
     with pytest.raises(InvalidOptions, match="eyes='blue' is not one of auto, source, target"):
         FusionOptions(eyes="blue")  # type: ignore[arg-type]
+    with pytest.raises(InvalidOptions, match="nose='roman' is not one of auto, source, target"):
+        FusionOptions(nose="roman")  # type: ignore[arg-type]
+
+
+def _lightness(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[:, :, 0].astype(float)
+
+
+def test_target_nose_shows_the_targets_own_nose(astronaut: np.ndarray) -> None:
+    """The astronaut fused into herself, her nose darkened in the source (the same hue, so that the
+    skin check lets it through): with the target's nose the dark stays out, with the source's it
+    comes along."""
+    landmarks = detect_faces(astronaut)[0].landmarks
+    nose = fill_parts(landmarks, *astronaut.shape[:2], (list(range(27, 36)),))
+    darkened = astronaut.copy()
+    darkened[nose.astype(bool)] = (darkened[nose.astype(bool)] * 0.6).astype(np.uint8)
+    inside = cv2.erode(nose, np.ones((5, 5), np.uint8)).astype(bool)
+
+    def darker(choice: str) -> float:
+        image = fuse(darkened, astronaut, FusionOptions(nose=choice)).image  # type: ignore[arg-type]
+        return float((_lightness(astronaut) - _lightness(image))[inside].mean())
+
+    pasted = darker("source")
+    assert pasted > 20
+    assert abs(darker("target")) < 0.25 * pasted  # 49 -> 7 levels: the hole's feathered edge
+    assert darker("auto") == pasted  # the same pose: auto keeps the source's nose
+
+
+def test_a_profile_source_gets_the_targets_nose_by_default(group: np.ndarray, astronaut: np.ndarray) -> None:
+    """Group face 4 is a profile: its nose, drawn onto a frontal face, left a dark mark between the
+    brows (and a pale line down the ridge, side-on nostrils). By default the target's nose shows."""
+    faces = detect_faces(group, thorough=True)
+    profile = max(range(len(faces)), key=lambda i: abs(turn(faces[i].landmarks)))
+    landmarks = detect_faces(astronaut)[0].landmarks
+    assert keeps_target_part("auto", faces[profile].landmarks, landmarks)
+
+    def fused(choice: str) -> np.ndarray:
+        options = FusionOptions(source_face=profile, nose=choice)  # type: ignore[arg-type]
+        return fuse(group, astronaut, options).image
+
+    default, source = fused("auto"), fused("source")
+    np.testing.assert_array_equal(default, fused("target"))
+    between_brows = fill_parts(landmarks, *astronaut.shape[:2], ([21, 22, 27],)).astype(bool)
+    own = _lightness(astronaut)[between_brows].mean()
+    assert abs(_lightness(default)[between_brows].mean() - own) < 15  # 11 levels darker
+    assert _lightness(source)[between_brows].mean() < own - 30  # 40 levels darker: the mark

@@ -123,7 +123,7 @@ def raw_fuse_error(server: Server, face_path: str, slider: int, value_json: str)
             uploaded = http.post("gradio_api/upload", files={"files": ("face.png", handle)}).json()[0]
         image = json.dumps({"path": uploaded, "meta": {"_type": "gradio.FileData"}})
         defaults = ["1.0", '"normal"', "0", "0", "0", "0", "0", '"original"', '"pad"', '"png"', '"0"', '"0"']
-        defaults += ['"classic"', '"lanczos"', '"mediapipe"', '"source"', '"auto"']
+        defaults += ['"classic"', '"lanczos"', '"mediapipe"', '"source"', '"auto"', '"auto"']
         defaults[slider] = value_json
         body = '{"data": [' + ", ".join([image, image, *defaults]) + "]}"
         started = http.post(

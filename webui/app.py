@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from fusion import FusionError, sample_path
-from fusion.options import EYES, FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.options import EYES, FITS, MODES, MOUTHS, NOSES, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.batch_tab import add_batch_tab
 from webui.handlers import FUSE_PARAMETERS, Handlers, detect_for_display, preset_handler
 from webui.i18n import I18N, t
@@ -157,6 +157,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
                     )
                     mouth = gr.Radio(list(MOUTHS), value="source", label=t("mouth"), info=t("mouth_info"))
                     eyes = gr.Radio(list(EYES), value="auto", label=t("eyes"), info=t("eyes_info"))
+                    nose = gr.Radio(list(NOSES), value="auto", label=t("nose"), info=t("nose_info"))
                     gr.Markdown(engine_notes())
                 fuse_button = gr.Button(t("fuse"), variant="primary", elem_id="fuse-button")
         with gr.Row(equal_height=False):
@@ -236,6 +237,7 @@ def build_app(output_dir: Path, force_cpu: bool = False, settings: Settings | No
             "detector": detector,
             "mouth": mouth,
             "eyes": eyes,
+            "nose": nose,
         }
         fuse_button.click(
             handlers.fuse,

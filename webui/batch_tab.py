@@ -21,7 +21,7 @@ import gradio as gr
 
 from fusion import EXTENSIONS, FusionOptions, InvalidImage, InvalidOptions, header_size, write_atomic
 from fusion.batch import ERROR, BatchProgress, BatchReport, run
-from fusion.options import EYES, FITS, MODES, MOUTHS, OUTPUT_FORMATS, RESOLUTION_PRESETS
+from fusion.options import EYES, FITS, MODES, MOUTHS, NOSES, OUTPUT_FORMATS, RESOLUTION_PRESETS
 from webui.handlers import user_errors
 from webui.i18n import t
 from webui.settings import Settings
@@ -146,6 +146,7 @@ class BatchHandler:
         mode: str = "normal",
         mouth: str = "source",
         eyes: str = "auto",
+        nose: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[list[tuple[str, str]], str, str]:
         """Fuse the source face into every target photo (files, or ZIPs of photos). Returns the
@@ -170,6 +171,7 @@ class BatchHandler:
                     "mode": mode,
                     "mouth": mouth,
                     "eyes": eyes,
+                    "nose": nose,
                     "device": "cpu" if self.force_cpu else "auto",
                 }
             )
@@ -234,6 +236,7 @@ def add_batch_tab(
                     mode = gr.Radio(list(MODES), value="normal", label=t("mode"), info=t("mode_info"))
                     mouth = gr.Radio(list(MOUTHS), value="source", label=t("mouth"), info=t("mouth_info"))
                     eyes = gr.Radio(list(EYES), value="auto", label=t("eyes"), info=t("eyes_info"))
+                    nose = gr.Radio(list(NOSES), value="auto", label=t("nose"), info=t("nose_info"))
                 button = gr.Button(t("batch_run"), variant="primary", elem_id="batch-button")
         gallery = gr.Gallery(label=t("batch_gallery"), columns=4, height=420, elem_id="batch-gallery")
         with gr.Row():
@@ -242,7 +245,19 @@ def add_batch_tab(
     prepare_upload(source)
     button.click(
         handler.batch,
-        inputs=[source, targets, blend_ratio, resolution, fit, target_face, output_format, mode, mouth, eyes],
+        inputs=[
+            source,
+            targets,
+            blend_ratio,
+            resolution,
+            fit,
+            target_face,
+            output_format,
+            mode,
+            mouth,
+            eyes,
+            nose,
+        ],
         outputs=[gallery, archive, summary],
         api_name="batch",
         concurrency_id=queue,

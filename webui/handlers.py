@@ -195,6 +195,7 @@ class Handlers:
         detector: str = "mediapipe",
         mouth: str = "source",
         eyes: str = "auto",
+        nose: str = "auto",
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (gradio's way of asking for a progress bar)
     ) -> tuple[str, tuple[str, str], str, str, IdentityJob | None]:
         """Fuse the source face into the target photo.

@@ -93,6 +93,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "结果显示谁的眼睛（即视线，经典引擎），眼睑和眉毛仍来自源人脸。auto：源人脸比目标转得多很多时保留目标的眼睛"
         "（此时源人脸被遮住的一侧取自其镜像，两只眼睛会看向相反方向），相似度会略降。",
     ),
+    "nose": ("Nose", "鼻子"),
+    "nose_info": (
+        "Whose nose the result shows (classic engine). auto: the target's when the source is turned far "
+        "past the target (a nose seen from the side cannot be redrawn from the front: it would show a "
+        "pale line down the ridge and a dark mark between the brows), at some cost in likeness.",
+        "结果显示谁的鼻子（经典引擎）。auto：源人脸比目标转得多很多时保留目标的鼻子（侧面看到的鼻子无法画成正面："
+        "会出现鼻梁上的浅色线条和眉间的暗斑），相似度会有所下降。",
+    ),
     "detector": ("Face finder", "人脸检测"),
     "detector_info": (
         "mediapipe: MediaPipe's face detector and 468-point mesh (Apache-2.0, fast). dlib: the older "

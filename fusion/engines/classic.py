@@ -59,13 +59,19 @@ def keeps_target_mouth(
     return abs(mouth_gap(source_points, sizes[0]) - mouth_gap(target_points, sizes[1])) > MOUTH_GAP_DIFFERENCE
 
 
-def keeps_target_eyes(eyes: str, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> bool:
-    """Whether the result shows the target's own eyes (under the source's lids and brows): asked for,
-    or ("auto") when part of the face is drawn from the source's mirror image (mirror_share): eyes
-    follow the head, and a turned source's two eyes, one of them mirrored, would look opposite ways."""
-    if eyes != "auto":
-        return eyes == "target"
+def keeps_target_part(choice: str, source_landmarks: np.ndarray, target_landmarks: np.ndarray) -> bool:
+    """Whether the result shows the target's own eyes (`eyes`, under the source's lids and brows)
+    or nose (`nose`): asked for, or ("auto") when part of the face is drawn from the source's
+    mirror image (mirror_share). Eyes follow the head: a turned source's two eyes, one of them
+    mirrored, would look opposite ways. A nose seen from the side has no front a 2-D warp could
+    draw: its ridge and nostrils come out as a pale line, a dark mark between the brows and two
+    side-on nostrils."""
+    if choice != "auto":
+        return choice == "target"
     return max(mirror_share(source_landmarks, target_landmarks)) > 0.0
+
+
+NOSE = [21, 22, *range(27, 36)]  # from the brows' inner ends down the ridge to the nostrils
 
 
 def _with_target_parts(
@@ -305,7 +311,9 @@ class ClassicEngine:
             mask = _with_target_parts(
                 mask, out_local, (list(range(48, 60)),), 0.04 * face_size, 0.03 * face_size
             )
-        if keeps_target_eyes(options.eyes, source_face.landmarks, target_face.landmarks):
+        if keeps_target_part(options.nose, source_face.landmarks, target_face.landmarks):
+            mask = _with_target_parts(mask, out_local, (NOSE,), 0.02 * face_size, 0.04 * face_size)
+        if keeps_target_part(options.eyes, source_face.landmarks, target_face.landmarks):
             openings = (list(range(36, 42)), list(range(42, 48)))
             mask = _with_target_parts(mask, out_local, openings, 0.015 * face_size, 0.012 * face_size)
         if options.mode != "blend":
