@@ -177,6 +177,7 @@ def pose_warnings(source_face: Face, target_face: Face) -> list[str]:
         return []
     return [
         f"The source face is turned {source_yaw:+.0f} degrees and the target {target_yaw:+.0f}: what "
-        "the source turns away has to be made up (from its mirror image when it is turned far), and "
-        "the likeness suffers. A source posed like the target works best."
+        "the source turns away has to be made up (from its mirror image when it is turned far, and "
+        "then the target's own eyes and nose show unless eyes or nose say source), and the likeness "
+        "suffers. A source posed like the target works best."
     ]
