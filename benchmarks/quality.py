@@ -22,6 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.environment import versions  # noqa: E402
 from benchmarks.pairs import Pair, package_pairs, shared_pairs  # noqa: E402
 from benchmarks.realism import background_psnr, off_colour, seam, texture_log_ratio  # noqa: E402
 from fusion import FusionOptions, fuse  # noqa: E402
@@ -283,7 +284,7 @@ def main() -> int:
             contact_sheet(shared_rows, RESULTS / f"contact_sheet_shared{suffix}.jpg")
     for row in rows:
         row.pop("_images")
-    report = {"detector": args.detector, "summary": summary, "pairs": rows}
+    report = {"detector": args.detector, "environment": versions(), "summary": summary, "pairs": rows}
     (RESULTS / f"quality{suffix}.json").write_text(json.dumps(report, indent=1))
     return 0
 

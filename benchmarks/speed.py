@@ -26,6 +26,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from environment import versions  # noqa: E402
 from pairs import SHARED_FACES  # noqa: E402
 
 from fusion import (  # noqa: E402
@@ -113,7 +114,8 @@ def main() -> int:
     payload = {
         "inputs": described,
         "device": args.device,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count()},
+        "environment": versions(),
         "rows": rows,
         "cold_cli_1024_s": round(cold, 3),
     }
