@@ -77,17 +77,17 @@ class Model:
             self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = self._interpreter.get_output_details()
-        # Two outputs in both models: the big one (boxes / mesh) and the score.
-        outputs.sort(key=lambda d: -int(np.prod(d["shape"])))
+        # Largest first (boxes / mesh / landmarks, then the scores), ties by name: the face models
+        # have two outputs, the hand landmark model four (points, world points, presence, handedness).
+        outputs.sort(key=lambda d: (-int(np.prod(d["shape"])), d["name"]))
         self._outputs = [d["index"] for d in outputs]
         self._lock = threading.Lock()
 
-    def __call__(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, tensor: np.ndarray) -> tuple[np.ndarray, ...]:
         with self._lock:
             self._interpreter.set_tensor(self._input, tensor[None].astype(np.float32))
             self._interpreter.invoke()
-            first, second = (self._interpreter.get_tensor(index).copy() for index in self._outputs)
-        return first, second
+            return tuple(self._interpreter.get_tensor(index).copy() for index in self._outputs)
 
 
 @cache

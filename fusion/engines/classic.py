@@ -33,6 +33,7 @@ from fusion.geometry import (
 from fusion.geometry import (
     face_size as landmark_face_size,
 )
+from fusion.hands import hand_silhouette, hands_near, keep_in_front
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.occluders import object_mask, paint_out
@@ -301,8 +302,22 @@ class ClassicEngine:
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
         kept = forehead_kept(source, source_points[:78], source_face.size)
         # A thin dark object over the target's face (a glasses frame) stays in front of the new one;
-        # one over the source's is painted out.
+        # one over the source's is painted out. A hand over either stays the target's: the
+        # target's own hand, or its face where the source's hand was.
         objects = object_mask(background, out_local, face_size)
+        # A hand over either face stays the target's: its own hand in front of the new face, its
+        # face where the source's hand was (placed by the faces' similarity, so grown a little).
+        target_hands = [hand.points for hand in hands_near(target, target_face.landmarks, face_size)]
+        source_hands = [
+            apply_affine(to_target, hand.points)
+            for hand in hands_near(source, source_face.landmarks, source_face.size)
+        ]
+        if target_hands or source_hands:
+            factor, grid = max(1.0, face_size / 128.0), (objects.shape[1], objects.shape[0])
+            objects |= hand_silhouette(target_hands, grid, origin, factor)
+            grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+            theirs = hand_silhouette(source_hands, grid, origin, factor).astype(np.uint8)
+            objects |= cv2.dilate(theirs, grow).astype(bool)
         warped = paint_out(warped, object_mask(warped, out_local, face_size))
         mask = face_mask(
             out_local, width, height, face_size, options.mask_size, (background, warped), kept, objects
@@ -336,5 +351,5 @@ class ClassicEngine:
         wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
         skin, features = face_regions(out_local, width, height, face_size)
         face = match_texture(face, (skin & visible, features & visible), wanted)
-        pixels = composite(background, face, mask)
+        pixels = keep_in_front(composite(background, face, mask), crop, target_hands, origin, face_size)
         return FacePatch(pixels, origin, mask, out_points)

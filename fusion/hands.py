@@ -1,0 +1,169 @@
+"""Hands in front of a face, found with MediaPipe's palm detector and hand landmark model (both ship
+in the mediapipe wheel, run on LiteRT like the face models).
+
+As MediaPipe's hand graphs run them (palm_detection_cpu, here with the lite palm model: twice as
+fast as the full one, and it finds more of the benchmark photos' hands; palm_detection_detection_to_roi;
+hand_landmark_cpu with the full landmark model): the palm detector sees the image letterboxed into
+192 x 192, RGB in [0, 1]; SSD anchors of fixed size on strides 8, 16, 16, 16; seven palm keypoints;
+weighted suppression. Each palm becomes a square region 2.6 times its box, pushed half a box toward
+the fingers and turned so the wrist-to-middle-finger line points up; the landmark model reads that
+region at 224 x 224 and gives 21 points and a hand-presence score. A hand's silhouette is drawn
+from its points: the palm's polygon and each finger as a thick line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fusion import litert
+from fusion.blazeface import DetectorSpec, anchors, weighted_nms
+
+PALM_FILE = "palm_detection/palm_detection_lite.tflite"
+LANDMARK_FILE = "hand_landmark/hand_landmark_full.tflite"
+FILES = (PALM_FILE, LANDMARK_FILE)
+PALM_SPEC = DetectorSpec(PALM_FILE, 192, (8, 16, 16, 16), 0.5)  # for its anchors only
+# MediaPipe keeps palms and hands over 0.5. On the benchmark photos real hands (holding chips,
+# cards, a microphone) score 0.70 .. 0.73 for presence, an ear, a mouth or a curtain 0.50 .. 0.52.
+PALM_SCORE = 0.6
+HAND_SCORE = 0.6
+ROI_SCALE, ROI_SHIFT = 2.6, -0.5
+LANDMARK_SIZE = 224
+LOOK_SIZE = 512  # px: the longest side a crop is shrunk to before the models see it
+PALM = [0, 1, 5, 9, 13, 17]  # wrist, thumb's base and the four knuckles
+FINGERS = ([1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20])
+FINGER_WIDTH = 0.9  # a finger's width over the mean distance between neighbouring knuckles
+
+
+@dataclass(frozen=True)
+class Hand:
+    points: np.ndarray  # (21, 2) image pixels: wrist, thumb 1-4, index 5-8, middle 9-12, ring, little
+    score: float  # the landmark model's hand presence, 0..1
+
+
+def _tensor(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The image through `matrix` (image -> input) into size x size, black outside, RGB in [0, 1]."""
+    warped = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return warped.astype(np.float32) / 255.0
+
+
+def _palms(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes (n, 4), keypoints (n, 7, 2)) of the palms in an RGB image, in its pixels."""
+    size = PALM_SPEC.size
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    left, top = (size - width * scale) / 2, (size - height * scale) / 2
+    matrix = np.array([[scale, 0, left], [0, scale, top]], np.float32)
+    raw, logits = litert.model(PALM_FILE)(_tensor(image, matrix, size))
+    scores = litert.sigmoid(logits[0, :, 0])
+    keep = np.flatnonzero(scores >= PALM_SCORE)
+    if keep.size == 0:
+        return np.zeros((0, 4), np.float32), np.zeros((0, 7, 2), np.float32)
+    centre = anchors(PALM_SPEC)[keep]
+    values = raw[0, keep] / size
+    cx, cy = values[:, 0] + centre[:, 0], values[:, 1] + centre[:, 1]
+    w, h = values[:, 2], values[:, 3]
+    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * size
+    points = (values[:, 4:18].reshape(-1, 7, 2) + centre[:, None, :]) * size
+    boxes = (boxes - [left, top, left, top]) / scale
+    points = (points - [left, top]) / scale
+    found = weighted_nms(boxes, points, scores[keep])
+    return (
+        np.array([d.box for d in found], np.float32).reshape(-1, 4),
+        np.array([d.keypoints for d in found], np.float32).reshape(-1, 7, 2),
+    )
+
+
+def _hand_region(box: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """2 x 3 matrix from the image to the landmark model's input for one palm (its region turned
+    so that the wrist (keypoint 0) to middle finger (keypoint 2) line points up)."""
+    dx, dy = keypoints[2] - keypoints[0]
+    rotation = math.pi / 2 - math.atan2(-dy, dx)
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    side = float(max(box[2] - box[0], box[3] - box[1]))
+    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float64)
+    centre += np.array([-sin * ROI_SHIFT * side, cos * ROI_SHIFT * side])
+    side *= ROI_SCALE
+    axes = np.array([[cos, -sin], [sin, cos]]) * side  # columns: the region's x and y in the image
+    corners = np.array([centre + axes @ (np.array(uv) - 0.5) for uv in ((0, 0), (1, 0), (0, 1))], np.float32)
+    target = np.array([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]], np.float32)
+    return cv2.getAffineTransform(corners, target)
+
+
+def find_hands(image: np.ndarray) -> list[Hand]:
+    """Hands in an RGB image (a crop around a face), with their 21 points in its pixels; none
+    when MediaPipe's hand models are not installed (they come with the face models' wheel)."""
+    if not litert.availability(FILES).available:
+        return []
+    shrink = min(1.0, LOOK_SIZE / max(image.shape[:2]))
+    if shrink < 1.0:  # area averaging first: the models' own resampling would alias
+        size = (max(1, round(image.shape[1] * shrink)), max(1, round(image.shape[0] * shrink)))
+        found = find_hands(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+        return [Hand(hand.points / shrink, hand.score) for hand in found]
+    boxes, keypoints = _palms(image)
+    hands = []
+    for box, points in zip(boxes, keypoints, strict=True):
+        matrix = _hand_region(box, points)
+        landmarks, _, presence, _ = litert.model(LANDMARK_FILE)(_tensor(image, matrix, LANDMARK_SIZE))
+        score = float(litert.sigmoid(presence.reshape(-1)[:1])[0])
+        if score < HAND_SCORE:
+            continue
+        inverse = cv2.invertAffineTransform(matrix)
+        local = landmarks.reshape(21, 3)[:, :2]
+        hands.append(Hand((local @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32), score))
+    return hands
+
+
+def hand_silhouette(
+    hands: list[np.ndarray], size: tuple[int, int], origin: tuple[int, int] = (0, 0), factor: float = 1.0
+) -> np.ndarray:
+    """(h, w) bool of `size` (w, h): the hands (Hand.points, (21, 2) each) drawn into the rectangle
+    at `origin` of their image, at 1/`factor` of its scale."""
+    width, height = size
+    mask = np.zeros((height, width), np.uint8)
+    for hand in hands:
+        points = (hand - np.array(origin, np.float32)) / factor
+        knuckles = points[[5, 9, 13, 17]]
+        spacing = float(np.linalg.norm(np.diff(knuckles, axis=0), axis=1).mean())
+        thickness = max(1, round(FINGER_WIDTH * spacing))
+        cv2.fillConvexPoly(mask, cv2.convexHull(points[PALM]).astype(np.int32), 1)
+        for finger in FINGERS:
+            line = np.round(points[finger]).astype(np.int32)
+            cv2.polylines(mask, [line], False, 1, thickness, lineType=cv2.LINE_8)
+            for joint in line:  # round ends and joints
+                cv2.circle(mask, (int(joint[0]), int(joint[1])), thickness // 2, 1, -1)
+    return mask.astype(bool)
+
+
+REGION = 1.3  # face sizes either side of a face's centre searched for hands
+
+
+def hands_near(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> list[Hand]:
+    """Hands in the square around a face (its 68 points' centre, REGION face sizes either side),
+    in `image`'s pixels: a crop with room for a whole hand that lies over the face."""
+    centre = landmarks[:68].mean(axis=0)
+    height, width = image.shape[:2]
+    reach = REGION * face_size
+    x0, y0 = max(0, int(centre[0] - reach)), max(0, int(centre[1] - reach))
+    x1, y1 = min(width, int(centre[0] + reach) + 1), min(height, int(centre[1] + reach) + 1)
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return []
+    offset = np.array([x0, y0], np.float32)
+    return [Hand(hand.points + offset, hand.score) for hand in find_hands(image[y0:y1, x0:x1])]
+
+
+def keep_in_front(
+    pixels: np.ndarray, target: np.ndarray, hands: list[np.ndarray], origin: tuple[int, int], face_size: float
+) -> np.ndarray:
+    """`pixels` (a fused crop at `origin`) with the target's own hands (`target`: the unmorphed
+    crop) back in front, feathered over a hundredth of a face: neither the new face nor the shape
+    morph may draw over them."""
+    if not hands:
+        return pixels
+    height, width = pixels.shape[:2]
+    alpha = hand_silhouette(hands, (width, height), origin).astype(np.float32)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.01 * face_size))[:, :, None]
+    return (pixels * (1.0 - alpha) + target * alpha + 0.5).astype(np.uint8)
