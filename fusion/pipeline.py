@@ -16,6 +16,7 @@ from fusion.engines import AUTO, get_engine, resolve_engine
 from fusion.engines.base import Engine, FacePatch, FaceRequest
 from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
+from fusion.hands import hands_near, keep_in_front
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
 from fusion.postprocess import OutputPlan, lay_out, plan_output
@@ -148,7 +149,9 @@ def fuse(
     output_faces = []
     for face in frame_faces:
         with watch.stage("fuse"):
-            request = FaceRequest(fuse_source, fuse_source_face, frame, face, options)
+            found = hands_near(frame, face.landmarks, face.size) if options.blend_ratio > 0 else []
+            hands = tuple(hand.points for hand in found)
+            request = FaceRequest(fuse_source, fuse_source_face, frame, face, options, hands)
             engine, request, patch = _fuse_face(
                 engine, request, notes, source_image, source_face, frame_faces
             )
@@ -159,7 +162,9 @@ def fuse(
                 local = patch.landmarks - np.array(patch.origin, np.float32)
                 pixels = smooth_skin(pixels, patch.face_mask, local, face.size, options.skin_smoothing)
             x0, y0 = patch.origin
-            frame[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]] = pixels
+            box = (slice(y0, y0 + pixels.shape[0]), slice(x0, x0 + pixels.shape[1]))
+            # A hand over the target face stays in front of the new one, whatever the engine drew.
+            frame[box] = keep_in_front(pixels, frame[box], list(hands), patch.origin, face.size)
         output_faces.append(Face(face.box, patch.landmarks[:68].copy()))
     notes += _detail_warnings(source_face, output_faces, plan, target_w)
 

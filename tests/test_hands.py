@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion import FusionOptions, fuse, litert
+from fusion import FusionOptions, fuse, litert, pipeline
 from fusion.engines import classic
 from fusion.engines.base import FaceRequest
 from fusion.errors import Availability
@@ -24,6 +24,12 @@ from fusion.samples import draw_hand
 def hand_over_mouth(astronaut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The astronaut holding the group photo's hand over her mouth, and where the hand is (0..1)."""
     return draw_hand(astronaut, detect_faces(astronaut)[0].landmarks)
+
+
+def _no_hands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fusion as it was before hands were looked for (the pipeline's and the classic engine's)."""
+    monkeypatch.setattr(pipeline, "hands_near", lambda *_: [])
+    monkeypatch.setattr(classic, "hands_near", lambda *_: [])
 
 
 def _core(alpha: np.ndarray, inset: int) -> np.ndarray:
@@ -62,7 +68,7 @@ def test_a_hand_over_the_target_face_stays_in_front(
     result = fuse(group, covered, FusionOptions(blend_ratio=1.0)).image
     kept = np.abs(result.astype(np.int16) - covered)[core].mean()
     assert kept < 6, kept  # the hand's own pixels, bar the feathered rim
-    monkeypatch.setattr(classic, "hands_near", lambda *_: [])
+    _no_hands(monkeypatch)
     pasted = fuse(group, covered, FusionOptions(blend_ratio=1.0)).image
     drawn_over = np.abs(pasted.astype(np.int16) - covered)[core].mean()
     assert drawn_over > 3 * kept and drawn_over > 12, (kept, drawn_over)  # the source's mouth on it
@@ -127,7 +133,7 @@ def test_without_the_hand_models_fusion_goes_on(
     face = detect_faces(covered)[0]
     assert hands_near(covered, face.landmarks, face.size) == []
     monkeypatch.undo()
-    monkeypatch.setattr(classic, "hands_near", lambda *_: [])
+    _no_hands(monkeypatch)
     without = fuse(group, covered, FusionOptions(blend_ratio=1.0)).image
     monkeypatch.setattr(litert, "availability", lambda files: Availability(False, "missing", "install"))
     assert np.array_equal(fuse(group, covered, FusionOptions(blend_ratio=1.0)).image, without)

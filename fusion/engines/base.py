@@ -65,6 +65,9 @@ class FaceRequest:
     target: np.ndarray  # (H, W, 3) RGB uint8, the frame at output scale
     target_face: Face
     options: FusionOptions
+    # Hands over the target face (hands.hands_near's points, frame pixels): the pipeline finds them
+    # once and puts them back in front of whatever an engine draws; an engine may leave them out.
+    target_hands: tuple[np.ndarray, ...] = ()
 
     def unpack(self) -> tuple[np.ndarray, Face, np.ndarray, Face, FusionOptions]:
         return self.source, self.source_face, self.target, self.target_face, self.options

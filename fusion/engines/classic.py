@@ -33,7 +33,7 @@ from fusion.geometry import (
 from fusion.geometry import (
     face_size as landmark_face_size,
 )
-from fusion.hands import hand_silhouette, hands_near, keep_in_front
+from fusion.hands import hand_silhouette, hands_near
 from fusion.mediapipe_faces import MESH_HALF
 from fusion.mesh import Raster
 from fusion.occluders import object_mask, paint_out
@@ -305,9 +305,10 @@ class ClassicEngine:
         # one over the source's is painted out. A hand over either stays the target's: the
         # target's own hand, or its face where the source's hand was.
         objects = object_mask(background, out_local, face_size)
-        # A hand over either face stays the target's: its own hand in front of the new face, its
-        # face where the source's hand was (placed by the faces' similarity, so grown a little).
-        target_hands = [hand.points for hand in hands_near(target, target_face.landmarks, face_size)]
+        # A hand over either face stays the target's: its own hand (the pipeline puts it back in
+        # front) is left out of the mask, and where the source's hand was the target's face shows
+        # (placed by the faces' similarity, so grown a little).
+        target_hands = list(request.target_hands)
         source_hands = [
             apply_affine(to_target, hand.points)
             for hand in hands_near(source, source_face.landmarks, source_face.size)
@@ -351,5 +352,4 @@ class ClassicEngine:
         wanted = (detail_energy(crop, skin & visible), detail_energy(crop, features & visible))
         skin, features = face_regions(out_local, width, height, face_size)
         face = match_texture(face, (skin & visible, features & visible), wanted)
-        pixels = keep_in_front(composite(background, face, mask), crop, target_hands, origin, face_size)
-        return FacePatch(pixels, origin, mask, out_points)
+        return FacePatch(composite(background, face, mask), origin, mask, out_points)
