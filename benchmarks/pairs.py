@@ -20,6 +20,7 @@ class Pair:
     target_face: int = 0
     shared: bool = False  # built from ../shared photos: never put in committed images
     glasses: bool = False  # a dark glasses frame drawn on the target (fusion.samples.draw_glasses)
+    hand: bool = False  # a real hand held over the target's mouth (fusion.samples.draw_hand)
 
 
 # Who is in each ../shared photo; two_people.jpg holds Obama (left) and Biden (right).
@@ -72,3 +73,9 @@ def shared_pairs(faces_dir: Path = SHARED_FACES) -> list[Pair]:
                 )
             )
     return pairs
+
+
+def occlusion_pairs() -> list[Pair]:
+    """Pairs that check what stays in front of a face, kept out of the identity medians (the object
+    hides what the judge reads): the group photo's real hand held over the astronaut's mouth."""
+    return [Pair("group0->astronaut+hand", sample_path("group"), sample_path("astronaut"), hand=True)]
