@@ -302,12 +302,10 @@ class ClassicEngine:
         warped = _fill_turned_away(warped, request, dense, out_local, origin, raster)
         kept = forehead_kept(source, source_points[:78], source_face.size)
         # A thin dark object over the target's face (a glasses frame) stays in front of the new one;
-        # one over the source's is painted out. A hand over either stays the target's: the
-        # target's own hand, or its face where the source's hand was.
+        # one over the source's is painted out. A hand over either is left out of the mask: the
+        # target's own (the pipeline puts it back in front), and the source's, so that the target's
+        # face shows there (placed by the faces' similarity, so grown a little).
         objects = object_mask(background, out_local, face_size)
-        # A hand over either face stays the target's: its own hand (the pipeline puts it back in
-        # front) is left out of the mask, and where the source's hand was the target's face shows
-        # (placed by the faces' similarity, so grown a little).
         target_hands = list(request.target_hands)
         source_hands = [
             apply_affine(to_target, hand.points)
