@@ -219,7 +219,8 @@ def main() -> int:
     pairs = package_pairs() + ([] if args.package_only else shared_pairs())
     if args.limit:
         pairs = pairs[: args.limit]
-    pairs += occlusion_pairs()
+    # dlib's HOG detector finds no face with a hand over its mouth: the occlusion pair is MediaPipe's.
+    pairs += occlusion_pairs() if args.detector == "mediapipe" else []
     started = time.perf_counter()
     rows = []
     columns = (
