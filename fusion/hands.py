@@ -14,6 +14,7 @@ from its points: the palm's polygon and each finger as a thick line.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -141,9 +142,29 @@ def hand_silhouette(
 REGION = 1.3  # face sizes either side of a face's centre searched for hands
 
 
+# The last read-only photo searched and its answers: one source fused into many targets (a batch,
+# every face of a group photo) is searched once. Held weakly: the photo is not kept alive by it.
+_last: tuple[weakref.ref[np.ndarray], dict[bytes, list[Hand]]] | None = None
+
+
 def hands_near(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> list[Hand]:
     """Hands in the square around a face (its 68 points' centre, REGION face sizes either side),
-    in `image`'s pixels: a crop with room for a whole hand that lies over the face."""
+    in `image`'s pixels: a crop with room for a whole hand that lies over the face. Remembered for
+    the last read-only image (the pipeline's source: PreparedSource pixels cannot change)."""
+    global _last
+    if image.flags.writeable:
+        return _search(image, landmarks, face_size)
+    key = landmarks[:68].astype(np.float32).tobytes() + np.float32(face_size).tobytes()
+    last = _last
+    if last is None or last[0]() is not image:
+        last = (weakref.ref(image), {})
+    if key not in last[1]:
+        last[1][key] = _search(image, landmarks, face_size)
+    _last = last
+    return last[1][key]
+
+
+def _search(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> list[Hand]:
     centre = landmarks[:68].mean(axis=0)
     height, width = image.shape[:2]
     reach = REGION * face_size

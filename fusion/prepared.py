@@ -42,6 +42,7 @@ class PreparedSource:
     def __setstate__(self, state: dict[str, object]) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+        self.pixels.flags.writeable = False  # unpickled arrays come back writable
         object.__setattr__(self, "_lock", threading.Lock())
 
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fusion import FusionOptions, fuse, litert, pipeline
+from fusion import FusionOptions, fuse, hands, litert, pipeline
 from fusion.engines import classic
 from fusion.engines.base import FaceRequest
 from fusion.errors import Availability
@@ -156,3 +156,32 @@ def test_a_silhouette_scales_with_its_grid() -> None:
     shrunk = cv2.resize(full[20:220, 40:240].astype(np.uint8), (100, 100), interpolation=cv2.INTER_AREA)
     agreement = ((shrunk > 0) == small).mean()
     assert agreement > 0.97, agreement
+
+
+def test_a_read_only_source_is_searched_once(
+    hand_over_mouth: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One source into many targets (a batch, every face of a group photo): its hands are looked
+    for once; a writable image (the frame being drawn on) every time."""
+    covered = hand_over_mouth[0].copy()
+    face = detect_faces(covered)[0]
+    calls = []
+    real = hands.find_hands
+    monkeypatch.setattr(hands, "find_hands", lambda image: calls.append(1) or real(image))
+    first = hands_near(covered, face.landmarks, face.size)
+    assert len(hands_near(covered, face.landmarks, face.size)) == 1 and len(calls) == 2
+    covered.flags.writeable = False
+    assert hands_near(covered, face.landmarks, face.size)[0].points.tolist() == first[0].points.tolist()
+    assert hands_near(covered, face.landmarks, face.size) and len(calls) == 3
+    moved = face.landmarks + 1.0  # another face of the same photo: searched anew
+    hands_near(covered, moved, face.size)
+    assert len(calls) == 4
+
+
+def test_a_prepared_source_stays_read_only_in_a_worker_process(astronaut: np.ndarray) -> None:
+    import pickle
+
+    from fusion import prepare_source
+
+    copied = pickle.loads(pickle.dumps(prepare_source(astronaut)))
+    assert not copied.pixels.flags.writeable
