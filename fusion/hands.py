@@ -164,6 +164,14 @@ def hands_near(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> li
     return last[1][key]
 
 
+def over_face(hand: np.ndarray, landmarks: np.ndarray) -> bool:
+    """Whether a hand's points (Hand.points) lie over the face of these 68 points (three or more
+    inside their hull), not just near it (a hand on a microphone under the chin)."""
+    hull = cv2.convexHull(landmarks[:68].astype(np.float32))
+    inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in hand]
+    return sum(inside) >= 3
+
+
 def _search(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> list[Hand]:
     centre = landmarks[:68].mean(axis=0)
     height, width = image.shape[:2]

@@ -16,7 +16,7 @@ from fusion.engines import AUTO, get_engine, resolve_engine
 from fusion.engines.base import Engine, FacePatch, FaceRequest
 from fusion.errors import FusionError
 from fusion.faces import Face, choose_faces, detect_faces, pose_warnings, quality_warnings
-from fusion.hands import hands_near, keep_in_front
+from fusion.hands import hands_near, keep_in_front, over_face
 from fusion.io import ImageInput, decode_image
 from fusion.options import FusionOptions
 from fusion.postprocess import OutputPlan, lay_out, plan_output
@@ -151,6 +151,8 @@ def fuse(
         with watch.stage("fuse"):
             found = hands_near(frame, face.landmarks, face.size) if options.blend_ratio > 0 else []
             hands = tuple(hand.points for hand in found)
+            if any(over_face(hand, face.landmarks) for hand in hands):
+                notes.append("A hand over the target's face was kept in front of the new face.")
             request = FaceRequest(fuse_source, fuse_source_face, frame, face, options, hands)
             engine, request, patch = _fuse_face(
                 engine, request, notes, source_image, source_face, frame_faces

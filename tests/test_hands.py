@@ -15,7 +15,7 @@ from fusion.engines.base import FaceRequest
 from fusion.errors import Availability
 from fusion.faces import Face, detect_faces
 from fusion.geometry import apply_affine, similarity_transform
-from fusion.hands import hand_silhouette, hands_near
+from fusion.hands import hand_silhouette, hands_near, over_face
 from fusion.io import decode_image
 from fusion.samples import draw_hand
 
@@ -52,6 +52,7 @@ def test_the_hand_held_over_a_face_is_found(hand_over_mouth: tuple[np.ndarray, n
     face = detect_faces(image)[0]
     hands = hands_near(image, face.landmarks, face.size)
     assert len(hands) == 1 and hands[0].score >= 0.6, [hand.score for hand in hands]
+    assert over_face(hands[0].points, face.landmarks)
     found = hand_silhouette([hands[0].points], (image.shape[1], image.shape[0]))
     drawn = alpha > 0.5
     covered = (found & drawn).sum() / drawn.sum()
@@ -65,7 +66,9 @@ def test_a_hand_over_the_target_face_stays_in_front(
 ) -> None:
     covered, alpha = hand_over_mouth
     core = _core(alpha, 2)
-    result = fuse(group, covered, FusionOptions(blend_ratio=1.0)).image
+    fused = fuse(group, covered, FusionOptions(blend_ratio=1.0))
+    assert "A hand over the target's face was kept in front of the new face." in fused.warnings
+    result = fused.image
     kept = np.abs(result.astype(np.int16) - covered)[core].mean()
     assert kept < 6, kept  # the hand's own pixels, bar the feathered rim
     _no_hands(monkeypatch)
@@ -123,6 +126,7 @@ def test_a_hand_holding_a_microphone_is_found_and_the_faces_are_not(shared_faces
             if name == "lin-manuel-miranda.png":  # his hand holds the microphone under his chin
                 assert len(hands) == 1, [hand.score for hand in hands]
                 assert hands[0].points[:, 1].mean() > face.landmarks[8, 1]  # below the chin
+                assert not over_face(hands[0].points, face.landmarks)  # so the page says nothing
 
 
 def test_without_the_hand_models_fusion_goes_on(
