@@ -78,16 +78,45 @@ def _palms(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def _rotation(start: np.ndarray, end: np.ndarray) -> float:
+    """The turn that makes the start -> end line point up (MediaPipe's target angle of 90 degrees)."""
+    dx, dy = end - start
+    return math.pi / 2 - math.atan2(-dy, dx)
+
+
 def _hand_region(box: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """2 x 3 matrix from the image to the landmark model's input for one palm (its region turned
     so that the wrist (keypoint 0) to middle finger (keypoint 2) line points up)."""
-    dx, dy = keypoints[2] - keypoints[0]
-    rotation = math.pi / 2 - math.atan2(-dy, dx)
-    cos, sin = math.cos(rotation), math.sin(rotation)
     side = float(max(box[2] - box[0], box[3] - box[1]))
     centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], np.float64)
-    centre += np.array([-sin * ROI_SHIFT * side, cos * ROI_SHIFT * side])
-    side *= ROI_SCALE
+    return _region(centre, side, _rotation(keypoints[0], keypoints[2]), ROI_SHIFT, ROI_SCALE)
+
+
+PALM_AND_BASES = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18]  # hand_landmark_landmarks_to_roi's points
+
+
+def _landmark_region(points: np.ndarray) -> np.ndarray:
+    """The landmark model's region framed again by its own first answer, as MediaPipe's tracking
+    does (hand_landmark_landmarks_to_roi): turned by the wrist and the middle of the index, middle
+    and ring knuckles, around the palm's and the fingers' bases, 2x, pushed a tenth toward the
+    fingers."""
+    knuckles = ((points[5] + points[13]) / 2 + points[9]) / 2
+    rotation = _rotation(points[0], knuckles)
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    base = points[PALM_AND_BASES].astype(np.float64)
+    turned = base @ np.array([[cos, -sin], [sin, cos]])  # into the region's own axes
+    low, high = turned.min(axis=0), turned.max(axis=0)
+    centre = np.array([[cos, sin], [-sin, cos]]).T @ ((low + high) / 2)
+    side = float(max(high - low))
+    return _region(centre, side, rotation, -0.1, 2.0)
+
+
+def _region(centre: np.ndarray, side: float, rotation: float, shift: float, scale: float) -> np.ndarray:
+    """2 x 3 matrix from the image to the landmark model's input: a square of `side` * `scale` around
+    `centre`, pushed `shift` sides along its turned y axis, turned by `rotation`."""
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    centre = centre + np.array([-sin * shift * side, cos * shift * side])
+    side *= scale
     axes = np.array([[cos, -sin], [sin, cos]]) * side  # columns: the region's x and y in the image
     corners = np.array([centre + axes @ (np.array(uv) - 0.5) for uv in ((0, 0), (1, 0), (0, 1))], np.float32)
     target = np.array([[0, 0], [LANDMARK_SIZE, 0], [0, LANDMARK_SIZE]], np.float32)
@@ -106,20 +135,31 @@ def find_hands(image: np.ndarray) -> list[Hand]:
         return [Hand(hand.points / shrink, hand.score) for hand in found]
     boxes, keypoints = _palms(image)
     hands = []
-    for box, points in zip(boxes, keypoints, strict=True):
-        matrix = _hand_region(box, points)
-        landmarks, _, presence, _ = litert.model(LANDMARK_FILE)(_tensor(image, matrix, LANDMARK_SIZE))
-        score = float(litert.sigmoid(presence.reshape(-1)[:1])[0])
+    for box, keys in zip(boxes, keypoints, strict=True):
+        first, score = _landmarks(image, _hand_region(box, keys))
         if score < HAND_SCORE:
             continue
-        inverse = cv2.invertAffineTransform(matrix)
-        local = landmarks.reshape(21, 3)[:, :2]
-        hands.append(Hand((local @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32), score))
+        # Framed again by its own points: the palm's box and keypoints only roughly place a fist.
+        points, score = _landmarks(image, _landmark_region(first))
+        if score >= HAND_SCORE:
+            hands.append(Hand(points, score))
     return hands
 
 
+def _landmarks(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, float]:
+    """The landmark model on the region `matrix` frames: 21 points in image pixels, presence 0..1."""
+    landmarks, _, presence, _ = litert.model(LANDMARK_FILE)(_tensor(image, matrix, LANDMARK_SIZE))
+    inverse = cv2.invertAffineTransform(matrix)
+    local = landmarks.reshape(21, 3)[:, :2]
+    points = (local @ inverse[:, :2].T + inverse[:, 2]).astype(np.float32)
+    return points, float(litert.sigmoid(presence.reshape(-1)[:1])[0])
+
+
 def hand_silhouette(
-    hands: list[np.ndarray], size: tuple[int, int], origin: tuple[int, int] = (0, 0), factor: float = 1.0
+    hands: list[np.ndarray],
+    size: tuple[int, int],
+    origin: tuple[int, int] = (0, 0),
+    factor: float = 1.0,
 ) -> np.ndarray:
     """(h, w) bool of `size` (w, h): the hands (Hand.points, (21, 2) each) drawn into the rectangle
     at `origin` of their image, at 1/`factor` of its scale."""

@@ -57,8 +57,9 @@ def test_the_hand_held_over_a_face_is_found(hand_over_mouth: tuple[np.ndarray, n
     drawn = alpha > 0.5
     covered = (found & drawn).sum() / drawn.sum()
     overlap = (found & drawn).sum() / (found | drawn).sum()
-    # Found afresh in a new setting, at another scale, its points move a little (0.71, 0.66 here).
-    assert covered > 0.6 and overlap > 0.5, (covered, overlap)
+    # Found afresh in a new setting, at another scale, its points move (0.64, 0.61 here: this pasted
+    # fist is read a little turned).
+    assert covered > 0.55 and overlap > 0.5, (covered, overlap)
 
 
 def test_a_hand_over_the_target_face_stays_in_front(
