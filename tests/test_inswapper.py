@@ -217,4 +217,4 @@ def test_a_hand_over_the_target_stays_in_front_of_the_swap(
     # kept, inswapper has no skin check of its own.
     assert beside > 0.2 and on_hand < 0.35, (beside, on_hand)
     monkeypatch.setattr(pipeline, "hands_near", lambda *_: [])
-    assert swapped()[1] > 2 * on_hand  # without the hands search the swap covers the hand
+    assert swapped()[1] > 2 * on_hand  # without the hands search the swap covers the hand (0.84)
