@@ -22,19 +22,15 @@ NMS_IOU = 0.3
 
 @dataclass(frozen=True)
 class DetectorSpec:
-    file: str
+    path: str  # under mediapipe/modules
     size: int
     strides: tuple[int, ...]
     score_min: float
 
-    @property
-    def path(self) -> str:
-        return f"face_detection/{self.file}"
-
 
 # face_detection_short_range.pbtxt and face_detection_full_range.pbtxt (the sparse model's graph).
-SHORT_RANGE = DetectorSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 0.5)
-FULL_RANGE = DetectorSpec("face_detection_full_range_sparse.tflite", 192, (4,), 0.6)
+SHORT_RANGE = DetectorSpec("face_detection/face_detection_short_range.tflite", 128, (8, 16, 16, 16), 0.5)
+FULL_RANGE = DetectorSpec("face_detection/face_detection_full_range_sparse.tflite", 192, (4,), 0.6)
 
 
 def detector_model(spec: DetectorSpec) -> litert.Model:
@@ -66,7 +62,7 @@ def anchors(spec: DetectorSpec) -> np.ndarray:
 @dataclass(frozen=True)
 class Detection:
     box: np.ndarray  # x0, y0, x1, y1 in image pixels
-    keypoints: np.ndarray  # (6, 2): right eye, left eye, nose tip, mouth, right ear, left ear
+    keypoints: np.ndarray  # faces (6, 2): right eye, left eye, nose tip, mouth, right ear, left ear
     score: float
 
 
@@ -101,18 +97,27 @@ def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, 
 def detect(image: np.ndarray, spec: DetectorSpec = FULL_RANGE) -> list[Detection]:
     """BlazeFace detections in an RGB image, in its pixel coordinates, after weighted NMS."""
     tensor, scale, left, top = _letterbox(image, spec.size)
-    raw, logits = detector_model(spec)(tensor)
-    raw, logits = raw[0], logits[0, :, 0]
+    return decode(spec, detector_model(spec)(tensor), (scale, left, top))
+
+
+def decode(
+    spec: DetectorSpec, outputs: tuple[np.ndarray, ...], letterbox: tuple[float, float, float]
+) -> list[Detection]:
+    """An SSD model's raw outputs (boxes and keypoints per anchor, and logits) as detections in
+    image pixels after weighted NMS: `letterbox` = (scale, left, top) of the image in the input.
+    Shared by BlazeFace and MediaPipe's palm detector (the same anchors and layout)."""
+    raw, logits = outputs[0][0], outputs[1][0, :, 0]
     scores = litert.sigmoid(logits)
     keep = np.flatnonzero(scores >= spec.score_min)
     if keep.size == 0:
         return []
+    scale, left, top = letterbox
     centre = anchors(spec)[keep]
     values = raw[keep] / spec.size  # offsets in input-size units; anchors are fixed-size (1 x 1)
     cx, cy = values[:, 0] + centre[:, 0], values[:, 1] + centre[:, 1]
     w, h = values[:, 2], values[:, 3]
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-    points = values[:, 4:16].reshape(-1, 6, 2) + centre[:, None, :]
+    points = values[:, 4:].reshape(len(keep), -1, 2) + centre[:, None, :]
     # back from the letterboxed input to image pixels
     boxes = (boxes * spec.size - [left, top, left, top]) / scale
     points = (points * spec.size - [left, top]) / scale

@@ -16,23 +16,22 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from fusion import litert
-from fusion.blazeface import DetectorSpec, anchors, weighted_nms
+from fusion.blazeface import Detection, DetectorSpec, decode
 
-PALM_FILE = "palm_detection/palm_detection_lite.tflite"
-LANDMARK_FILE = "hand_landmark/hand_landmark_full.tflite"
-FILES = (PALM_FILE, LANDMARK_FILE)
-PALM_SPEC = DetectorSpec(PALM_FILE, 192, (8, 16, 16, 16), 0.5)  # for its anchors only
 # MediaPipe keeps palms and hands over 0.5. On the benchmark photos real hands (holding chips,
 # cards, a microphone) score 0.70 .. 0.73 for presence, an ear, a mouth, a forehead or a curtain
 # 0.50 .. 0.52 at the first reading and up to 0.57 at the second (both must pass).
-PALM_SCORE = 0.6
+PALM_SPEC = DetectorSpec("palm_detection/palm_detection_lite.tflite", 192, (8, 16, 16, 16), 0.6)
 HAND_SCORE = 0.6
+LANDMARK_FILE = "hand_landmark/hand_landmark_full.tflite"
+FILES = (PALM_SPEC.path, LANDMARK_FILE)
 ROI_SCALE, ROI_SHIFT = 2.6, -0.5
 LANDMARK_SIZE = 224
 LOOK_SIZE = 512  # px: the longest side a crop is shrunk to before the models see it
@@ -53,31 +52,15 @@ def _tensor(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     return warped.astype(np.float32) / 255.0
 
 
-def _palms(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(boxes (n, 4), keypoints (n, 7, 2)) of the palms in an RGB image, in its pixels."""
+def _palms(image: np.ndarray) -> list[Detection]:
+    """The palms in an RGB image (box and seven keypoints each), in its pixels."""
     size = PALM_SPEC.size
     height, width = image.shape[:2]
     scale = size / max(height, width)
     left, top = (size - width * scale) / 2, (size - height * scale) / 2
     matrix = np.array([[scale, 0, left], [0, scale, top]], np.float32)
-    raw, logits = litert.model(PALM_FILE)(_tensor(image, matrix, size))
-    scores = litert.sigmoid(logits[0, :, 0])
-    keep = np.flatnonzero(scores >= PALM_SCORE)
-    if keep.size == 0:
-        return np.zeros((0, 4), np.float32), np.zeros((0, 7, 2), np.float32)
-    centre = anchors(PALM_SPEC)[keep]
-    values = raw[0, keep] / size
-    cx, cy = values[:, 0] + centre[:, 0], values[:, 1] + centre[:, 1]
-    w, h = values[:, 2], values[:, 3]
-    boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1) * size
-    points = (values[:, 4:18].reshape(-1, 7, 2) + centre[:, None, :]) * size
-    boxes = (boxes - [left, top, left, top]) / scale
-    points = (points - [left, top]) / scale
-    found = weighted_nms(boxes, points, scores[keep])
-    return (
-        np.array([d.box for d in found], np.float32).reshape(-1, 4),
-        np.array([d.keypoints for d in found], np.float32).reshape(-1, 7, 2),
-    )
+    outputs = litert.model(PALM_SPEC.path)(_tensor(image, matrix, size))
+    return decode(PALM_SPEC, outputs, (scale, left, top))
 
 
 def _rotation(start: np.ndarray, end: np.ndarray) -> float:
@@ -135,10 +118,9 @@ def find_hands(image: np.ndarray) -> list[Hand]:
         size = (max(1, round(image.shape[1] * shrink)), max(1, round(image.shape[0] * shrink)))
         found = find_hands(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
         return [Hand(hand.points / shrink, hand.score) for hand in found]
-    boxes, keypoints = _palms(image)
     hands = []
-    for box, keys in zip(boxes, keypoints, strict=True):
-        first, score = _landmarks(image, _hand_region(box, keys))
+    for palm in _palms(image):
+        first, score = _landmarks(image, _hand_region(palm.box, palm.keypoints))
         if score < HAND_SCORE:
             continue
         # Framed again by its own points: the palm's box and keypoints only roughly place a fist.
@@ -158,7 +140,7 @@ def _landmarks(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, float
 
 
 def hand_silhouette(
-    hands: list[np.ndarray],
+    hands: Sequence[np.ndarray],
     size: tuple[int, int],
     origin: tuple[int, int] = (0, 0),
     factor: float = 1.0,
@@ -227,7 +209,11 @@ def _search(image: np.ndarray, landmarks: np.ndarray, face_size: float) -> list[
 
 
 def keep_in_front(
-    pixels: np.ndarray, target: np.ndarray, hands: list[np.ndarray], origin: tuple[int, int], face_size: float
+    pixels: np.ndarray,
+    target: np.ndarray,
+    hands: Sequence[np.ndarray],
+    origin: tuple[int, int],
+    face_size: float,
 ) -> np.ndarray:
     """`pixels` (a fused crop at `origin`) with the target's own hands (`target`: the unmorphed
     crop) back in front, feathered over a hundredth of a face: neither the new face nor the shape

@@ -166,7 +166,7 @@ def fuse(
             x0, y0 = patch.origin
             box = (slice(y0, y0 + pixels.shape[0]), slice(x0, x0 + pixels.shape[1]))
             # A hand over the target face stays in front of the new one, whatever the engine drew.
-            frame[box] = keep_in_front(pixels, frame[box], list(hands), patch.origin, face.size)
+            frame[box] = keep_in_front(pixels, frame[box], hands, patch.origin, face.size)
         output_faces.append(Face(face.box, patch.landmarks[:68].copy()))
     notes += _detail_warnings(source_face, output_faces, plan, target_w)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from fusion.errors import FusionError
 from fusion.geometry import face_size
+from fusion.hands import PALM, find_hands, hand_silhouette
 
 # package -> file inside it, and what the photo holds
 _SAMPLES = {
@@ -56,8 +57,6 @@ def draw_hand(image: np.ndarray, landmarks: np.ndarray, span: float = 0.35) -> t
     the hand's coverage 0..1): the group photo's hand holding poker chips, cut out along its
     silhouette (hands.hand_silhouette), its palm centred on the mouth and its knuckles `span`
     face sizes across."""
-    from fusion.hands import PALM, find_hands, hand_silhouette
-
     x0, y0, x1, y1 = HAND_IN_GROUP
     group = cv2.cvtColor(cv2.imread(str(sample_path("group"))), cv2.COLOR_BGR2RGB)[y0:y1, x0:x1]
     found = find_hands(group)

@@ -306,14 +306,13 @@ class ClassicEngine:
         # target's own (the pipeline puts it back in front), and the source's, so that the target's
         # face shows there (placed by the faces' similarity, so grown a little).
         objects = object_mask(background, out_local, face_size)
-        target_hands = list(request.target_hands)
         source_hands = [
             apply_affine(to_target, hand.points)
             for hand in hands_near(source, source_face.landmarks, source_face.size)
         ]
-        if target_hands or source_hands:
+        if request.target_hands or source_hands:
             factor, grid = max(1.0, face_size / 128.0), (objects.shape[1], objects.shape[0])
-            objects |= hand_silhouette(target_hands, grid, origin, factor)
+            objects |= hand_silhouette(request.target_hands, grid, origin, factor)
             grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
             theirs = hand_silhouette(source_hands, grid, origin, factor).astype(np.uint8)
             objects |= cv2.dilate(theirs, grow).astype(bool)
